@@ -1,0 +1,177 @@
+"""The ``nn-playground`` command: train, data, bench (and serve, for the app).
+
+Every setting flag comes from :class:`playground.config.RunConfig`: ``learning_rate``
+is ``--learning-rate``, with the parameter's doc as help. Bad input of any kind exits
+with code 2 and one line on stderr saying what to change; never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+
+import param
+
+from kernels import BackendUnavailable
+
+from .config import ConfigError, RunConfig, flag
+from .data import DataError, write_csv
+
+PROG = "nn-playground"
+
+
+class UsageError(Exception):
+    """Bad command-line use; the message is the one line to print."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports errors as one line and exit code 2 (not usage + message)."""
+
+    def error(self, message):
+        raise UsageError(message)
+
+
+def _add_setting_flags(parser, names=None) -> None:
+    """One flag per RunConfig parameter (all, or ``names``); values stay raw strings."""
+    for name in names or RunConfig.setting_names():
+        parameter = RunConfig.param[name]
+        help_text = (parameter.doc or "").replace("%", "%%")
+        if isinstance(parameter, param.Boolean):
+            parser.add_argument(flag(name), dest=name, action="store_const", const=True,
+                                default=None, help=help_text)
+        else:
+            default = getattr(RunConfig, name)
+            shown = ",".join(map(str, default)) if isinstance(default, list) else default
+            parser.add_argument(flag(name), dest=name, default=None, metavar=name.upper(),
+                                help=f"{help_text} (default: {shown})".replace("%", "%%"))
+
+
+def _given_settings(args, names=None) -> dict:
+    return {name: getattr(args, name) for name in names or RunConfig.setting_names()
+            if getattr(args, name, None) is not None}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="Watch a neural network learn: train from the "
+                     "terminal, write data sets, benchmark the kernels, or serve the app.")
+    commands = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+    commands.required = True
+
+    train = commands.add_parser("train", help="train a network and print the losses")
+    train.add_argument("--config", help="JSON file of settings (same names, with underscores)")
+    train.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    _add_setting_flags(train)
+
+    data = commands.add_parser("data", help="write a data set as CSV (x1,x2,label,split)")
+    data_names = ["dataset", "classes", "noise", "train_ratio", "points", "seed", "csv"]
+    _add_setting_flags(data, data_names)
+
+    bench = commands.add_parser("bench", help="time one training step on every backend")
+    bench.add_argument("--json", action="store_true", help="print a JSON list of records")
+    bench.add_argument("--repeats", default="5", help="timing repeats per row (best is kept)")
+    return parser
+
+
+def _finite_or_none(value):
+    return value if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def run_train(args) -> int:
+    from .session import Session
+
+    values = RunConfig.load_json(args.config) if args.config else {}
+    try:
+        config = RunConfig.from_values(values, names_as="key")
+    except ConfigError as err:
+        raise ConfigError(f"in {args.config}: {err}") from None
+    config.update_checked(_given_settings(args))
+    started = time.perf_counter()
+    session = Session(config)
+    show_progress = not args.json and sys.stderr.isatty()
+    total = config.epochs * session.steps_per_epoch
+    chunk = max(1, min(total // 100 or 1, 20 * session.steps_per_epoch))
+    frame = session.advance(0, boundary=False)
+    done = 0
+    while done < total and not frame.diverged:
+        n = min(chunk, total - done)
+        frame = session.advance(n, boundary=False)
+        done += n
+        if show_progress:
+            width = 30
+            filled = int(width * done / total)
+            sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] epoch {frame.epoch:.0f}"
+                             f"/{config.epochs}  train loss {frame.train_loss:.4f}")
+            sys.stderr.flush()
+    if show_progress:
+        sys.stderr.write("\n")
+    seconds = time.perf_counter() - started
+    summary = {
+        "epochs": round(frame.epoch, 6), "steps": frame.step,
+        "train_loss": _finite_or_none(frame.train_loss), "test_loss": _finite_or_none(frame.test_loss),
+        "train_accuracy": frame.train_accuracy, "test_accuracy": frame.test_accuracy,
+        "diverged": frame.diverged, "message": frame.message,
+        "backend": session.backend.name, "dtype": config.dtype, "loss": session.loss,
+        "optimizer": config.optimizer, "layer_sizes": list(session.spec.layer_sizes),
+        "seconds": round(seconds, 4),
+    }
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    accuracy = ""
+    if frame.train_accuracy is not None:
+        accuracy = f", accuracy train {frame.train_accuracy:.3f} test {frame.test_accuracy:.3f}"
+    print(f"{session.data.name}: {'-'.join(map(str, session.spec.layer_sizes))} "
+          f"{session.loss} {config.optimizer} on {session.backend.name}")
+    print(f"epoch {frame.epoch:g}: train loss {frame.train_loss:.4g}, test loss "
+          f"{frame.test_loss:.4g}{accuracy} ({seconds:.2f} s)")
+    if frame.diverged:
+        print(frame.message)
+    return 0
+
+
+def run_data(args) -> int:
+    from .session import load_data
+
+    config = RunConfig.from_values(_given_settings(args, ["dataset", "classes", "noise",
+                                                          "train_ratio", "points", "seed", "csv"]))
+    write_csv(load_data(config), sys.stdout)
+    return 0
+
+
+def run_bench(args) -> int:
+    from .bench import run_benchmark
+
+    try:
+        repeats = int(args.repeats)
+        if repeats < 1:
+            raise ValueError
+    except ValueError:
+        raise UsageError(f"--repeats must be a whole number of at least 1, got {args.repeats!r}") from None
+    return run_benchmark(as_json=args.json, repeats=repeats)
+
+
+COMMANDS = {"train": run_train, "data": run_data, "bench": run_bench}
+
+
+def main(argv=None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        code = COMMANDS[args.command](args)
+    except (UsageError, ConfigError, DataError, BackendUnavailable) as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        code = 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        code = 130
+    except BrokenPipeError:
+        code = 0
+    sys.stdout.flush()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
