@@ -25,6 +25,11 @@ def resolve_backend(name: str) -> str:
     return name
 
 
+def available_backends() -> list[str]:
+    """Backends that can run on this machine, ``auto`` first."""
+    return list(BACKENDS)
+
+
 def make_backend(name: str, spec: NetworkSpec, params, dtype="float64") -> Backend:
     """A backend of kind ``name`` holding ``params`` (flat, float64) as ``dtype``."""
     name = resolve_backend(name)
@@ -36,5 +41,5 @@ def make_backend(name: str, spec: NetworkSpec, params, dtype="float64") -> Backe
 
 
 __all__ = ["ACTIVATIONS", "BACKENDS", "Backend", "BackendUnavailable", "INITIALIZATIONS",
-           "LOSSES", "NetworkSpec", "OPTIMIZERS", "OptimizerSettings", "initial_parameters",
+           "LOSSES", "NetworkSpec", "OPTIMIZERS", "OptimizerSettings", "available_backends", "initial_parameters",
            "make_backend", "resolve_backend"]
