@@ -71,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="time one training step on every backend")
     bench.add_argument("--json", action="store_true", help="print a JSON list of records")
     bench.add_argument("--repeats", default="5", help="timing repeats per row (best is kept)")
+    serve = commands.add_parser("serve", help="serve the playground app in the browser")
+    serve.add_argument("--port", default="5006", help="port to listen on (default: 5006)")
+    serve.add_argument("--address", default=None, help="address to listen on (default: all)")
+    serve.add_argument("--show", action="store_true", help="open the page in a browser")
     return parser
 
 
@@ -152,7 +156,24 @@ def run_bench(args) -> int:
     return run_benchmark(as_json=args.json, repeats=repeats)
 
 
-COMMANDS = {"train": run_train, "data": run_data, "bench": run_bench}
+def run_serve(args) -> int:
+    from .server import serve
+
+    try:
+        port = int(args.port)
+        if not 0 < port < 65536:
+            raise ValueError
+    except ValueError:
+        raise UsageError(f"--port must be a whole number from 1 to 65535, got {args.port!r}") from None
+    print(f"nn-playground: serving at http://localhost:{port}/ (Ctrl+C stops)", file=sys.stderr)
+    try:
+        serve(port=port, address=args.address, show=args.show)
+    except OSError as err:
+        raise UsageError(f"cannot listen on port {port}: {err.strerror or err}; try another --port") from None
+    return 0
+
+
+COMMANDS = {"train": run_train, "data": run_data, "bench": run_bench, "serve": run_serve}
 
 
 def main(argv=None) -> int:

@@ -19,6 +19,7 @@ from .config import ConfigError, RunConfig
 from .data import DATA_RANGE, DataError, DataSet, feature_matrix, generate, load_csv
 
 GRID_SIZE = 100  # the boundary heatmap is GRID_SIZE x GRID_SIZE
+THUMBNAIL_SIZE = 24  # each neuron's output over the plane, for the network diagram
 EXPLODED = 1e4  # a loss this many times the initial one (and above 1) counts as diverged
 
 
@@ -81,11 +82,8 @@ class Session:
         self.X_test = np.ascontiguousarray(inputs[~train], dtype)
         self.T_test = np.ascontiguousarray(targets[~train], dtype)
         self.extent = self._extent()
-        xs = np.linspace(self.extent[0], self.extent[1], GRID_SIZE)
-        ys = np.linspace(self.extent[2], self.extent[3], GRID_SIZE)
-        gx, gy = np.meshgrid(xs, ys)  # row i is x2 = ys[i], column j is x1 = xs[j]
-        self.grid_points = np.column_stack([gx.ravel(), gy.ravel()])
-        self.X_grid = np.ascontiguousarray(feature_matrix(self.grid_points, config.features), dtype)
+        self.X_grid = self._plane_features(GRID_SIZE, dtype)
+        self.X_thumbnail = self._plane_features(THUMBNAIL_SIZE, dtype)
         self.backend = make_backend(config.backend, self.spec, self._initial_params(), dtype)
         self.reset()
 
@@ -100,6 +98,27 @@ class Session:
         low, high = self.data.points.min(axis=0), self.data.points.max(axis=0)
         pad = 0.05 * np.maximum(high - low, 1e-9)
         return (low[0] - pad[0], high[0] + pad[0], low[1] - pad[1], high[1] + pad[1])
+
+    def _plane_features(self, size: int, dtype) -> np.ndarray:
+        """Input features of a ``size`` x ``size`` grid over the plane, ``(size*size, F)``.
+
+        Row-major: grid row i is x2 = the i-th value from the bottom, column j is x1.
+        """
+        xs = np.linspace(self.extent[0], self.extent[1], size)
+        ys = np.linspace(self.extent[2], self.extent[3], size)
+        gx, gy = np.meshgrid(xs, ys)
+        points = np.column_stack([gx.ravel(), gy.ravel()])
+        return np.ascontiguousarray(feature_matrix(points, self.config.features), dtype)
+
+    def neuron_maps(self) -> list[np.ndarray]:
+        """Every neuron's output over the plane, for thumbnails on the network diagram.
+
+        One array per layer, inputs first: ``(THUMBNAIL_SIZE, THUMBNAIL_SIZE, width)``;
+        the last holds the output layer's logits.
+        """
+        size = THUMBNAIL_SIZE
+        layers = [self.X_thumbnail] + self.backend.layer_outputs(self.X_thumbnail)
+        return [np.asarray(a, dtype=np.float64).reshape(size, size, a.shape[1]) for a in layers]
 
     def reset(self, reseed: int = 0) -> None:
         """Epoch 0 with fresh weights (``reseed`` > 0 draws different ones), same settings."""

@@ -1,0 +1,330 @@
+"""The playground app: build a network, press Play, watch it learn.
+
+Layout after the TensorFlow Playground: data on the left, the network in the middle,
+the output on the right, the run controls across the top. Every browser tab gets its own
+:class:`Playground` (its own config, data, weights and history). Training runs in a
+worker thread (the Numba kernels release the GIL) and each frame patches the views'
+ColumnDataSources.
+
+Served by ``nn-playground serve``, or ``panel serve playground/app.py``.
+"""
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import panel as pn
+import param
+from bokeh.models import Div
+
+from playground.config import HYPERPARAMETERS, ConfigError, RunConfig
+from playground.data import DataError, REGRESSION
+from playground.session import Session
+from playground.views.boundary import BoundaryView
+from playground.views.data_picker import DataPicker
+from playground.views.loss_chart import LossChart
+from playground.views.network import NetworkDiagram
+
+TITLE = "nn-playground"
+FRAME_PERIOD_MS = 40  # ask for 25 frames/s; a frame that takes longer just delays the next
+STATIC = Path(__file__).resolve().parent.parent / "static"
+# Changing these rebuilds the session (new data or network, epoch 0); the others
+# (optimizer, its hyper-parameters, regularization) take effect on the next step.
+STRUCTURAL = ("dataset", "classes", "noise", "train_ratio", "points", "seed", "features", "csv", "hidden",
+              "activation", "initialization", "loss", "batch_size", "backend", "dtype")
+LEARNING_RATES = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
+REG_RATES = [0.0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
+EPOCHS_PER_FRAME = {"0.1 epoch": 0.1, "0.25 epoch": 0.25, "1 epoch": 1.0, "2 epochs": 2.0,
+                    "5 epochs": 5.0, "20 epochs": 20.0}
+# One shared pool for the training work of every session (a cache, not state):
+# bounded, so a full room cannot start more threads than the machine has cores.
+_EXECUTOR = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="train")
+
+
+def valid_losses(n_classes: int) -> list[str]:
+    """The losses that fit data with ``n_classes`` (0 = regression)."""
+    if n_classes == 0:
+        return ["mse"]
+    return ["bce", "mse", "ce"] if n_classes == 2 else ["ce"]
+
+
+def default_config() -> RunConfig:
+    """What a new tab starts with: the TensorFlow Playground's 4-2 tanh net on circle."""
+    return RunConfig(learning_rate=0.03, optimizer="adam", hidden=[4, 2], activation=["tanh"], loss="bce")
+
+
+class Playground(pn.viewable.Viewer):
+    """One user's playground: controls, views and the training loop."""
+
+    speed = param.Selector(default="1 epoch", objects=list(EPOCHS_PER_FRAME), doc="epochs per frame")
+    playing = param.Boolean(default=False)
+
+    def __init__(self, config: RunConfig | None = None, **params):
+        super().__init__(**params)
+        self.config = config or default_config()
+        self.session = Session(self.config)
+        self._callback = None
+        self._rate_window = (time.perf_counter(), 0)
+        self.steps_per_second = 0.0
+
+        self.boundary = BoundaryView()
+        self.loss_chart = LossChart()
+        self.network = NetworkDiagram(self.config)
+        self.data_picker = DataPicker(self.config)
+        self._build_widgets()
+        self.config.param.watch(self._on_structure_change, list(STRUCTURAL))
+        self.config.param.watch(self._on_optimizer_change, ["optimizer"])
+        self._install_session(self.session, notice="")
+        self._layout = self._build_layout()
+
+    # ------------------------------------------------------------------ widgets
+    def _build_widgets(self) -> None:
+        c = self.config.param
+        self.play_button = pn.widgets.Button(name="Play", button_type="primary", width=90)
+        self.step_button = pn.widgets.Button(name="Step", width=70, description="Train one epoch")
+        self.reset_button = pn.widgets.Button(name="Reset", width=70, description="New weights, epoch 0")
+        self.play_button.on_click(lambda e: self.toggle_play())
+        self.step_button.on_click(lambda e: self._step_once())
+        self.reset_button.on_click(lambda e: self.reset())
+        self.epoch_div = Div(text="", name="epoch_readout", css_classes=["epoch"], width=190)
+        self.loss_div = Div(text="", name="loss_readout", width=330)
+        self.status_div = Div(text="", name="status_readout", width=330)
+        self.notice = pn.pane.HTML("", css_classes=["notice"], margin=(0, 10), min_height=24,
+                                   sizing_mode="stretch_width")
+
+        def from_param(widget, parameter, **kw):
+            return widget.from_param(parameter, **{"width": 150, **kw})
+
+        self.learning_rate = pn.widgets.Select(name="Learning rate", options=LEARNING_RATES,
+                                               value=self.config.learning_rate, width=110)
+        self.learning_rate.link(self.config, value="learning_rate")
+        self.optimizer = from_param(pn.widgets.Select, c.optimizer, name="Optimizer", width=110)
+        self.loss = pn.widgets.Select(name="Loss", options=valid_losses(self.session.n_classes),
+                                      value=self.session.loss, width=80)
+        self.loss.link(self.config, value="loss")
+        self.hyper_widgets = {
+            name: pn.widgets.FloatInput(name=name.replace("_", " ").capitalize(), width=95,
+                                        start=getattr(c, name).bounds[0], end=getattr(c, name).bounds[1],
+                                        step=0.01 if name != "eps" else 1e-8)
+            for name in HYPERPARAMETERS if name != "learning_rate"}
+        for name, widget in self.hyper_widgets.items():
+            widget.param.watch(lambda e, n=name: self._set_hyperparameter(n, e.new), "value")
+        self.regularization = from_param(pn.widgets.Select, c.regularization, name="Regularization", width=110)
+        self.reg_rate = pn.widgets.Select(name="Regularization rate", options=REG_RATES,
+                                          value=self.config.reg_rate, width=130)
+        self.reg_rate.link(self.config, value="reg_rate")
+        self.speed_select = pn.widgets.Select.from_param(self.param.speed, name="Speed (per frame)", width=120)
+        self.noise = from_param(pn.widgets.FloatSlider, c.noise, name="Noise", start=0, end=50, step=5,
+                                format="0")
+        self.train_ratio = from_param(pn.widgets.FloatSlider, c.train_ratio, name="Ratio of training data (%)",
+                                      start=10, end=90, step=10, format="0")
+        self.batch_size = from_param(pn.widgets.IntSlider, c.batch_size, name="Batch size", start=1, end=30)
+        self.classes = from_param(pn.widgets.IntSlider, c.classes, name="Classes (blobs)")
+        self.seed = from_param(pn.widgets.IntInput, c.seed, name="Seed", width=100)
+        self.regenerate = pn.widgets.Button(name="Regenerate", width=100, description="New random data")
+        self.regenerate.on_click(lambda e: self.config.param.update(seed=self.config.seed + 1))
+        self.initialization = from_param(pn.widgets.Select, c.initialization, name="Initialization", width=110)
+        self.features = pn.widgets.CheckButtonGroup.from_param(c.features, orientation="vertical", width=90,
+                                                               name="Features")
+        self._show_optimizer_hyperparameters()
+
+    def _build_layout(self):
+        header = pn.Row(
+            pn.Column(pn.Row(self.reset_button, self.play_button, self.step_button, margin=(18, 0, 0, 0)),
+                      margin=0),
+            pn.pane.Bokeh(self.epoch_div, margin=(14, 12)),
+            self.learning_rate, self.optimizer, *self.hyper_widgets.values(), self.loss,
+            self.regularization, self.reg_rate, self.speed_select,
+            css_classes=["pg-header"], sizing_mode="stretch_width", margin=0)
+        data_column = pn.Column(
+            pn.pane.HTML("<h3>Data</h3>", margin=(0, 5)), self.data_picker, self.classes, self.train_ratio,
+            self.noise, self.batch_size, pn.Row(self.seed, self.regenerate), self.initialization,
+            width=330, css_classes=["pg-column"])
+        network_column = pn.Column(
+            pn.pane.HTML("<h3>Network</h3>", margin=(0, 5)),
+            pn.Row(pn.Column(pn.pane.HTML("<small>Inputs</small>", margin=(0, 5)), self.features,
+                             margin=(60, 5, 0, 0)), self.network),
+            css_classes=["pg-column"], min_width=450)
+        output_column = pn.Column(
+            pn.pane.HTML("<h3>Output</h3>", margin=(0, 5)), pn.pane.Bokeh(self.loss_div, margin=(0, 5)),
+            self.loss_chart, self.boundary, pn.pane.Bokeh(self.status_div, margin=(0, 5)),
+            width=350, css_classes=["pg-column"])
+        return pn.Column(header, self.notice, pn.Row(data_column, network_column, output_column),
+                         sizing_mode="stretch_width")
+
+    def __panel__(self):
+        return self._layout
+
+    # ------------------------------------------------------------------ settings
+    def _set_hyperparameter(self, name: str, value) -> None:
+        if value is None:
+            return
+        try:
+            self.config.update_checked({name: value})
+            self.notice.object = ""
+        except ConfigError as err:
+            self.notice.object = f"<span class='error'>{err}</span>"
+
+    def _show_optimizer_hyperparameters(self) -> None:
+        """Only the chosen optimizer's own hyper-parameters are shown, with its defaults."""
+        own = self.config.own_hyperparameters()
+        settings = self.config.optimizer_settings()
+        for name, widget in self.hyper_widgets.items():
+            widget.visible = name in own
+            if name in own and name != "weight_decay":
+                widget.value = getattr(settings, name)
+            elif name == "weight_decay":
+                widget.value = getattr(settings, name)
+
+    def _on_optimizer_change(self, event) -> None:
+        for name in HYPERPARAMETERS[1:]:  # back to this optimizer's torch defaults
+            setattr(self.config, name, None)
+        self._show_optimizer_hyperparameters()
+
+    def _on_structure_change(self, *events) -> None:
+        names = ", ".join(sorted({e.name for e in events}))
+        if "dataset" in names or "classes" in names or "csv" in names:
+            self._fit_loss_to_data()
+        try:
+            session = Session(self.config)
+        except (ConfigError, DataError) as err:
+            self.notice.object = f"<span class='error'>{err}</span>"
+            return
+        self._install_session(session, notice=f"Changed {names}: training restarts at epoch 0.")
+
+    def _fit_loss_to_data(self) -> None:
+        """Keep the loss valid for the new data (ce for K classes, mse for regression)."""
+        k = 0 if self.config.dataset in REGRESSION else (self.config.classes if self.config.dataset == "blobs" else 2)
+        options = valid_losses(k)
+        if self.config.loss not in options:
+            with param.parameterized.discard_events(self.config):
+                self.config.loss = options[0]
+
+    def _install_session(self, session: Session, notice: str) -> None:
+        self.session = session
+        options = valid_losses(session.n_classes)
+        if self.loss.options != options:
+            self.loss.options = options
+        self.loss.value = session.loss
+        self.classes.visible = self.config.dataset == "blobs" and not self.config.csv
+        self.boundary.set_session(session)
+        self.network.set_session(session)
+        self.loss_chart.clear()
+        self.notice.object = notice
+        self._show(session.frame(boundary=True), session.neuron_maps())
+
+    # ------------------------------------------------------------------ running
+    def toggle_play(self) -> None:
+        if self.playing:
+            self.pause()
+        else:
+            self.play()
+
+    def play(self) -> None:
+        if self.session.diverged:
+            self.notice.object = ("<span class='error'>The run diverged: press Reset, and choose a smaller "
+                                  "learning rate.</span>")
+            return
+        self.playing = True
+        self.play_button.name = "Pause"
+        self._rate_window = (time.perf_counter(), self.session.step)
+        if self._callback is None:
+            self._callback = pn.state.add_periodic_callback(self._tick, period=FRAME_PERIOD_MS)
+
+    def pause(self) -> None:
+        self.playing = False
+        self.play_button.name = "Play"
+        if self._callback is not None:
+            self._callback.stop()
+            self._callback = None
+
+    def close(self) -> None:
+        """The tab is gone: stop training callbacks."""
+        self.pause()
+
+    def reset(self) -> None:
+        """New weights, epoch 0, same settings."""
+        self._resets = getattr(self, "_resets", 0) + 1
+        self.session.reset(reseed=self._resets)
+        self.loss_chart.clear()
+        self.notice.object = ""
+        self._show(self.session.frame(boundary=True), self.session.neuron_maps())
+
+    def _steps_per_frame(self) -> int:
+        return max(1, round(EPOCHS_PER_FRAME[self.speed] * self.session.steps_per_epoch))
+
+    @staticmethod
+    def _compute(session: Session, n_steps: int):
+        """Runs in a worker thread: train, then gather what the views show."""
+        frame = session.advance(n_steps, boundary=True)
+        return frame, session.neuron_maps()
+
+    async def _tick(self) -> None:
+        if not self.playing:
+            return
+        session = self.session
+        loop = asyncio.get_running_loop()
+        frame, maps = await loop.run_in_executor(_EXECUTOR, self._compute, session, self._steps_per_frame())
+        if session is not self.session or not self.playing:
+            return  # the network changed meanwhile; this frame is stale
+        self._show(frame, maps)
+
+    def _step_once(self) -> None:
+        if self.playing:
+            self.pause()
+        if self.session.diverged:
+            return
+        frame, maps = self._compute(self.session, self.session.steps_per_epoch)
+        self._show(frame, maps)
+
+    # ------------------------------------------------------------------ drawing
+    def _show(self, frame, maps) -> None:
+        now = time.perf_counter()
+        started, first_step = self._rate_window
+        if now - started >= 1.0:
+            self.steps_per_second = (frame.step - first_step) / (now - started)
+            self._rate_window = (now, frame.step)
+        self.epoch_div.text = f"<div class='label'>Epoch</div><div class='value'>{frame.epoch:,.0f}</div>".replace(",", ",")
+        self.loss_div.text = self._loss_text(frame)
+        self.status_div.text = (f"{self.steps_per_second:,.0f} steps/s · backend <b>{self.session.backend.name}</b>"
+                                f" · {'-'.join(map(str, self.session.spec.layer_sizes))} {self.session.loss}")
+        self.boundary.show(frame)
+        self.loss_chart.show(frame)
+        self.network.show(frame, maps, self.session.loss)
+        if frame.diverged:
+            self.pause()
+            self.notice.object = f"<span class='error'>{frame.message}</span>"
+
+    @staticmethod
+    def _loss_text(frame) -> str:
+        def number(x):
+            return f"{x:.3f}" if math.isfinite(x) else "—"
+
+        text = (f"<div>Test loss <b class='test-loss'>{number(frame.test_loss)}</b></div>"
+                f"<div>Training loss <b class='train-loss'>{number(frame.train_loss)}</b></div>")
+        if frame.train_accuracy is not None:
+            text += (f"<div>Accuracy: training {frame.train_accuracy:.1%} · test "
+                     f"{frame.test_accuracy:.1%}</div>" if frame.test_accuracy is not None else "")
+        return text
+
+
+def _css() -> str:
+    path = STATIC / "playground.css"
+    return path.read_text() if path.exists() else ""
+
+
+def create_app() -> pn.viewable.Viewable:
+    """A new, independent playground for one browser session."""
+    pn.extension(raw_css=[_css()])
+    app = Playground()
+    if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+        pn.state.on_session_destroyed(lambda context: app.close())
+    return app
+
+
+if pn.state.served:  # `panel serve playground/app.py`
+    create_app().servable(title=TITLE)

@@ -1,0 +1,28 @@
+"""``nn-playground serve``: serve the app, one independent session per browser tab."""
+from __future__ import annotations
+
+import panel as pn
+
+UNUSED_SESSION_MS = 5_000  # a closed tab's session is dropped after this long
+CHECK_UNUSED_MS = 1_000
+
+
+def warm_up() -> None:
+    """Load the compiled kernels (from Numba's cache) before the first page asks."""
+    from .config import RunConfig
+    from .session import Session
+
+    session = Session(RunConfig(epochs=1))
+    session.advance(1)
+    session.neuron_maps()
+
+
+def serve(port: int = 5006, address: str | None = None, show: bool = False, threaded: bool = False):
+    """Serve the playground at ``http://localhost:PORT/``; blocks unless ``threaded``."""
+    from .app import TITLE, create_app
+
+    warm_up()
+    origins = [f"localhost:{port}", f"127.0.0.1:{port}"] + ([f"{address}:{port}"] if address else [])
+    return pn.serve({"/": create_app}, port=port, address=address, show=show, title=TITLE,
+                    websocket_origin=origins, threaded=threaded,
+                    unused_session_lifetime=UNUSED_SESSION_MS, check_unused_sessions=CHECK_UNUSED_MS)

@@ -1,0 +1,106 @@
+"""The decision boundary: the network's output over the plane, with the data on top."""
+from __future__ import annotations
+
+import numpy as np
+import panel as pn
+import param
+from bokeh.models import ColumnDataSource, LinearColorMapper
+from bokeh.plotting import figure
+
+from ..session import Frame, Session
+from .colors import CLASS_COLORS, LEVELS, class_palette, diverging_palette, to_levels
+
+
+class BoundaryView(pn.viewable.Viewer):
+    """Heatmap of the network's output (uint8 image) with train and test points.
+
+    Train points are filled with a white outline; test points have a dark outline.
+    ``discretize`` shows only the predicted class (or the sign for regression).
+    """
+
+    show_test = param.Boolean(default=False, doc="Show test data")
+    discretize = param.Boolean(default=False, doc="Discretize output")
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self.image_source = ColumnDataSource(dict(image=[np.zeros((2, 2), np.uint8)], x=[-6.0], y=[-6.0],
+                                                  dw=[12.0], dh=[12.0]), name="boundary_source")
+        self.train_source = ColumnDataSource(dict(x=[], y=[], color=[], label=[]), name="train_points")
+        self.test_source = ColumnDataSource(dict(x=[], y=[], color=[], label=[]), name="test_points")
+        self.mapper = LinearColorMapper(palette=diverging_palette(), low=0, high=LEVELS - 1)
+        self.figure = figure(width=330, height=330, x_range=(-6, 6), y_range=(-6, 6), toolbar_location=None,
+                             tools="", name="boundary_figure", min_border=4)
+        self.figure.image(image="image", x="x", y="y", dw="dw", dh="dh", source=self.image_source,
+                          color_mapper=self.mapper)
+        self.figure.scatter("x", "y", source=self.train_source, fill_color="color", line_color="white",
+                            size=6, line_width=1)
+        self.test_renderer = self.figure.scatter("x", "y", source=self.test_source, fill_color="color",
+                                                 line_color="black", size=6, line_width=1.2)
+        self.test_renderer.visible = self.show_test
+        self.figure.grid.visible = False
+        self._session: Session | None = None
+        self._last_boundary = None
+        self._controls = pn.Row(
+            pn.widgets.Checkbox.from_param(self.param.show_test, name="Show test data"),
+            pn.widgets.Checkbox.from_param(self.param.discretize, name="Discretize output"))
+        self._layout = pn.Column(pn.pane.Bokeh(self.figure), self._controls)
+
+    def __panel__(self):
+        return self._layout
+
+    @param.depends("show_test", watch=True)
+    def _toggle_test(self):
+        self.test_renderer.visible = self.show_test
+
+    @param.depends("discretize", watch=True)
+    def _redraw(self):
+        if self._last_boundary is not None:
+            self.update(self._last_boundary)
+
+    def set_session(self, session: Session) -> None:
+        """New data or network: redraw the points, axes and colour scale."""
+        self._session = session
+        x0, x1, y0, y1 = session.extent
+        self.figure.x_range.update(start=x0, end=x1)
+        self.figure.y_range.update(start=y0, end=y1)
+        data = session.data
+        k = session.n_classes
+        if k >= 3:
+            self.mapper.update(palette=[c for c in class_palette(k) for _ in range(LEVELS // k + 1)][:LEVELS])
+        else:
+            self.mapper.update(palette=diverging_palette())
+        for source, mask in ((self.train_source, data.is_train), (self.test_source, ~data.is_train)):
+            source.data = dict(x=data.points[mask, 0], y=data.points[mask, 1],
+                               color=self._point_colors(data.labels[mask], k), label=data.labels[mask])
+        self._last_boundary = None
+
+    @staticmethod
+    def _point_colors(labels, n_classes):
+        if n_classes == 0:
+            levels = to_levels(labels, -1.0, 1.0)
+            palette = diverging_palette()
+            return [palette[i] for i in levels]
+        return [CLASS_COLORS[int(c)] for c in labels]
+
+    def image_levels(self, boundary: np.ndarray) -> np.ndarray:
+        """The boundary as palette indexes, ``(GRID_SIZE, GRID_SIZE)`` uint8."""
+        k = self._session.n_classes if self._session else 2
+        if k >= 3:  # class numbers -> the middle of that class's band of the palette
+            return to_levels((boundary + 0.5) / k, 0.0, 1.0)
+        if k == 2:
+            values = np.round(boundary) if self.discretize else boundary
+            return to_levels(values, 0.0, 1.0)
+        values = np.sign(boundary) if self.discretize else boundary
+        return to_levels(values, -1.0, 1.0)
+
+    def update(self, boundary: np.ndarray) -> None:
+        """Show a new boundary (see :meth:`Session.boundary`)."""
+        self._last_boundary = boundary
+        x0, x1, y0, y1 = self._session.extent if self._session else (-6, 6, -6, 6)
+        # One patch of the single image row: the figure and the other columns stay put.
+        self.image_source.data.update(image=[self.image_levels(boundary)], x=[x0], y=[y0],
+                                      dw=[x1 - x0], dh=[y1 - y0])
+
+    def show(self, frame: Frame) -> None:
+        if frame.boundary is not None:
+            self.update(frame.boundary)

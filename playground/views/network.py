@@ -1,0 +1,211 @@
+"""The network diagram: features, neurons with thumbnails of their output, and edges
+whose colour and width show the weights. Layers and neurons are added and removed
+with the +/- buttons on the diagram itself; each hidden layer has its own activation.
+"""
+from __future__ import annotations
+
+import numpy as np
+import panel as pn
+from bokeh.models import ColumnDataSource, HoverTool, LinearColorMapper
+from bokeh.plotting import figure
+
+from kernels import ACTIVATIONS
+
+from ..config import MAX_HIDDEN_LAYERS, PLAYGROUND_MAX_NEURONS, RunConfig
+from ..session import Frame, Session
+from .colors import LEVELS, diverging_palette, to_levels
+
+COLUMN_WIDTH = 112  # pixels per layer column
+ROW_HEIGHT = 46  # pixels per neuron row
+NODE = 30  # thumbnail side in pixels
+MAX_ROWS = max(PLAYGROUND_MAX_NEURONS, 7)  # 7 input features
+PALETTE = diverging_palette()
+
+
+def _edge_style(weights: np.ndarray, scale: float):
+    """Colour (sign) and width (magnitude) of each edge; ``weights`` flat ``(E,)``."""
+    levels = to_levels(np.tanh(weights / max(scale, 1e-12)), -1.0, 1.0)
+    colors = [PALETTE[i] for i in levels]
+    widths = np.clip(np.abs(weights) / max(scale, 1e-12) * 4.0, 0.4, 6.0)
+    return colors, widths
+
+
+class NetworkDiagram(pn.viewable.Viewer):
+    """Draws a :class:`Session`'s network and edits ``config.hidden``/``config.activation``."""
+
+    def __init__(self, config: RunConfig, **params):
+        super().__init__(**params)
+        self.config = config
+        self.nodes = ColumnDataSource(dict(image=[], x=[], y=[], dw=[], dh=[], label=[], bias=[]),
+                                      name="neurons_source")
+        self.edges = ColumnDataSource(dict(x0=[], y0=[], x1=[], y1=[], color=[], width=[], weight=[],
+                                           label=[]), name="edges_source")
+        self.figure = figure(height=MAX_ROWS * ROW_HEIGHT, width=3 * COLUMN_WIDTH, toolbar_location=None,
+                             tools="", min_border=0, x_range=(-0.5, 2.5), y_range=(-MAX_ROWS + 0.5, 0.5),
+                             name="network_figure", outline_line_color=None)
+        self.figure.axis.visible = False
+        self.figure.grid.visible = False
+        edge_renderer = self.figure.segment("x0", "y0", "x1", "y1", source=self.edges, line_color="color",
+                                            line_width="width", line_alpha=0.85)
+        node_renderer = self.figure.image(image="image", x="x", y="y", dw="dw", dh="dh", source=self.nodes,
+                                          color_mapper=LinearColorMapper(palette=PALETTE, low=0, high=LEVELS - 1))
+        self.figure.add_tools(HoverTool(renderers=[edge_renderer], line_policy="interp",
+                                        tooltips=[("weight", "@weight{0.0000}"), ("edge", "@label")]))
+        self.figure.add_tools(HoverTool(renderers=[node_renderer],
+                                        tooltips=[("neuron", "@label"), ("bias", "@bias{0.0000}")]))
+        self.layer_controls = pn.Row(margin=0)
+        self.layer_header = pn.Row(margin=0)
+        self.pane = pn.pane.Bokeh(self.figure, margin=0)
+        self._layout = pn.Column(self.layer_header, self.layer_controls, self.pane, margin=0)
+        self._sizes: tuple[int, ...] = ()
+        self._edge_index = None
+
+    def __panel__(self):
+        return self._layout
+
+    # ------------------------------------------------------------------ editing
+    def _set_hidden(self, hidden: list[int], activations: list[str]) -> None:
+        self.config.param.update(hidden=hidden, activation=activations)
+
+    def _per_layer_activations(self) -> list[str]:
+        return list(self.config.activations_per_layer())
+
+    def add_layer(self, event=None) -> None:
+        hidden = list(self.config.hidden)
+        if len(hidden) < MAX_HIDDEN_LAYERS:
+            acts = self._per_layer_activations()
+            self._set_hidden(hidden + [hidden[-1] if hidden else 2], acts + [acts[-1] if acts else "tanh"])
+
+    def remove_layer(self, event=None) -> None:
+        hidden = list(self.config.hidden)
+        if hidden:
+            self._set_hidden(hidden[:-1], self._per_layer_activations()[:-1] or ["tanh"])
+
+    def change_neurons(self, layer: int, delta: int) -> None:
+        hidden = list(self.config.hidden)
+        size = hidden[layer] + delta
+        if 1 <= size <= PLAYGROUND_MAX_NEURONS:
+            hidden[layer] = size
+            self._set_hidden(hidden, self._per_layer_activations())
+
+    def change_activation(self, layer: int, name: str) -> None:
+        acts = self._per_layer_activations()
+        acts[layer] = name
+        self._set_hidden(list(self.config.hidden), acts)
+
+    def _build_controls(self, session: Session) -> None:
+        n_hidden = len(session.spec.layer_sizes) - 2
+        plus = pn.widgets.Button(name="+", width=32, margin=(2, 2), description="Add a hidden layer",
+                                 disabled=n_hidden >= MAX_HIDDEN_LAYERS)
+        minus = pn.widgets.Button(name="−", width=32, margin=(2, 2), description="Remove a hidden layer",
+                                  disabled=n_hidden == 0)
+        plus.on_click(self.add_layer)
+        minus.on_click(self.remove_layer)
+        label = f"{n_hidden} hidden layer{'s' if n_hidden != 1 else ''}"
+        self.layer_header.objects = [plus, minus, pn.pane.HTML(f"<b>{label}</b>", margin=(8, 6),
+                                                               css_classes=["hidden-layer-count"])]
+        columns = [pn.Column(pn.pane.HTML("<b>Features</b>", margin=(4, 4)), width=COLUMN_WIDTH, margin=0)]
+        acts = session.spec.activations
+        for layer in range(n_hidden):
+            size = session.spec.layer_sizes[layer + 1]
+            add = pn.widgets.Button(name="+", width=30, margin=(2, 1),
+                                    description=f"Add a neuron to layer {layer + 1}",
+                                    disabled=size >= PLAYGROUND_MAX_NEURONS)
+            remove = pn.widgets.Button(name="−", width=30, margin=(2, 1),
+                                       description=f"Remove a neuron from layer {layer + 1}", disabled=size <= 1)
+            add.on_click(lambda e, l=layer: self.change_neurons(l, +1))
+            remove.on_click(lambda e, l=layer: self.change_neurons(l, -1))
+            activation = pn.widgets.Select(options=list(ACTIVATIONS), value=acts[layer], width=COLUMN_WIDTH - 12,
+                                           margin=(2, 4), name="", css_classes=[f"activation-{layer + 1}"])
+            activation.param.watch(lambda e, l=layer: self.change_activation(l, e.new), "value")
+            columns.append(pn.Column(pn.Row(add, remove, margin=0),
+                                     pn.pane.HTML(f"{size} neuron{'s' if size != 1 else ''}", margin=(0, 4)),
+                                     activation, width=COLUMN_WIDTH, margin=0))
+        columns.append(pn.Column(pn.pane.HTML("<b>Output</b>", margin=(4, 4)), width=COLUMN_WIDTH, margin=0))
+        self.layer_controls.objects = columns
+
+    # ------------------------------------------------------------------ drawing
+    def set_session(self, session: Session) -> None:
+        """A new network: lay out nodes and edges for its shape."""
+        spec = session.spec
+        sizes = spec.layer_sizes
+        self._sizes = sizes
+        n_cols = len(sizes)
+        self.figure.width = n_cols * COLUMN_WIDTH
+        self.figure.x_range.update(start=-0.5, end=n_cols - 0.5)
+        dw, dh = NODE / COLUMN_WIDTH, NODE / ROW_HEIGHT
+        names = self._node_names(session)
+        xs, ys, labels = [], [], []
+        for col, size in enumerate(sizes):
+            for row in range(size):
+                xs.append(col - dw / 2)
+                ys.append(-row - dh / 2)
+                labels.append(names[col][row])
+        edges = dict(x0=[], y0=[], x1=[], y1=[], label=[])
+        for layer in range(spec.n_layers):
+            for i in range(sizes[layer]):
+                for j in range(sizes[layer + 1]):
+                    edges["x0"].append(layer + dw / 2)
+                    edges["y0"].append(-i)
+                    edges["x1"].append(layer + 1 - dw / 2)
+                    edges["y1"].append(-j)
+                    edges["label"].append(f"{names[layer][i]} → {names[layer + 1][j]}")
+        # Flat parameter indexes of the weights, edge by edge (W[l] is row-major (fan_in, fan_out)).
+        layout = spec.layout()
+        self._edge_index = np.concatenate([layout.w_offsets[l] + np.arange(sizes[l] * sizes[l + 1])
+                                           for l in range(spec.n_layers)])
+        self._bias_index = np.concatenate([[-1] * sizes[0]] + [layout.b_offsets[l] + np.arange(sizes[l + 1])
+                                                               for l in range(spec.n_layers)]).astype(int)
+        n_edges = len(edges["x0"])
+        edges.update(color=["#cccccc"] * n_edges, width=[1.0] * n_edges, weight=[0.0] * n_edges)
+        self.edges.data = edges
+        empty = np.zeros((2, 2), np.uint8)
+        self.nodes.data = dict(image=[empty] * len(xs), x=xs, y=ys, dw=[dw] * len(xs), dh=[dh] * len(xs),
+                               label=labels, bias=[float("nan")] * len(xs))
+        self._build_controls(session)
+
+    @staticmethod
+    def _node_names(session: Session) -> list[list[str]]:
+        sizes = session.spec.layer_sizes
+        names = [list(session.config.features)]
+        for layer in range(1, len(sizes) - 1):
+            names.append([f"layer {layer}, neuron {i + 1}" for i in range(sizes[layer])])
+        if session.loss == "ce":
+            names.append([f"output, class {k}" for k in range(sizes[-1])])
+        else:
+            names.append(["output"])
+        return names
+
+    def show(self, frame: Frame, neuron_maps: list[np.ndarray] | None, loss: str) -> None:
+        """Patch edge colours/widths and (when given) the neuron thumbnails."""
+        if self._edge_index is None:
+            return
+        weights = frame.params[self._edge_index]
+        finite = np.isfinite(weights)
+        scale = float(np.max(np.abs(weights[finite]))) if finite.any() else 1.0
+        colors, widths = _edge_style(np.nan_to_num(weights), scale)
+        n = len(weights)
+        self.edges.patch({"color": [(slice(0, n), colors)], "width": [(slice(0, n), list(widths))],
+                          "weight": [(slice(0, n), list(weights))]})
+        if neuron_maps is None:
+            return
+        images = []
+        for col, maps in enumerate(neuron_maps):
+            last = col == len(neuron_maps) - 1
+            for k in range(maps.shape[2]):
+                values = maps[:, :, k]
+                if last and loss in ("bce", "ce"):
+                    probs = 1 / (1 + np.exp(-values)) if loss == "bce" else _softmax_column(maps, k)
+                    images.append(to_levels(probs, 0.0, 1.0))
+                else:
+                    top = np.nanmax(np.abs(values)) if np.isfinite(values).any() else 1.0
+                    images.append(to_levels(values, -max(top, 1e-9), max(top, 1e-9)))
+        biases = [frame.params[i] if i >= 0 else float("nan") for i in self._bias_index]
+        self.nodes.patch({"image": [(slice(0, len(images)), images)],
+                          "bias": [(slice(0, len(biases)), biases)]})
+
+
+def _softmax_column(maps: np.ndarray, k: int) -> np.ndarray:
+    z = maps - maps.max(axis=2, keepdims=True)
+    e = np.exp(z)
+    return e[:, :, k] / e.sum(axis=2)
