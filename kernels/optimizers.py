@@ -127,9 +127,9 @@ def apply_update(code, params, grad, state1, state2, step, hyper):
     n = params.shape[0]
     if code == ADAMW:
         decay = 1.0 - lr * weight_decay
-        bias1 = 1.0 - beta1**step
+        bias1 = 1.0 - beta1 ** float(step)  # float power: pow(), as torch
         step_size = lr / bias1
-        bias2_sqrt = math.sqrt(1.0 - beta2**step)
+        bias2_sqrt = math.sqrt(1.0 - beta2 ** float(step))
         for i in range(n):
             p = params[i] * decay
             g = grad[i]
@@ -139,9 +139,9 @@ def apply_update(code, params, grad, state1, state2, step, hyper):
             state2[i] = v
             params[i] = p - step_size * m / (math.sqrt(v) / bias2_sqrt + eps)
     elif code == ADAM:
-        bias1 = 1.0 - beta1**step
+        bias1 = 1.0 - beta1 ** float(step)  # float power: pow(), as torch
         step_size = lr / bias1
-        bias2_sqrt = math.sqrt(1.0 - beta2**step)
+        bias2_sqrt = math.sqrt(1.0 - beta2 ** float(step))
         for i in range(n):
             p = params[i]
             g = grad[i] + weight_decay * p

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import panel as pn
 import param
-from bokeh.models import Div
+from bokeh.models import Div, InlineStyleSheet
 
 from playground.config import HYPERPARAMETERS, ConfigError, RunConfig
 from playground.data import DataError, REGRESSION
@@ -42,6 +42,13 @@ EPOCHS_PER_FRAME = {"0.1 epoch": 0.1, "0.25 epoch": 0.25, "1 epoch": 1.0, "2 epo
                     "5 epochs": 5.0, "20 epochs": 20.0}
 # One shared pool for the training work of every session (a cache, not state):
 # bounded, so a full room cannot start more threads than the machine has cores.
+READOUT_CSS = """
+.label { font-size: 11px; color: #777; text-transform: uppercase; letter-spacing: 1px; }
+.value { font-size: 26px; font-family: monospace; color: #222; }
+.losses { font-size: 14px; line-height: 1.5; }
+.losses b { font-family: monospace; font-size: 15px; }
+.status { font-size: 12px; color: #666; }
+"""
 _EXECUTOR = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="train")
 
 
@@ -90,9 +97,10 @@ class Playground(pn.viewable.Viewer):
         self.play_button.on_click(lambda e: self.toggle_play())
         self.step_button.on_click(lambda e: self._step_once())
         self.reset_button.on_click(lambda e: self.reset())
-        self.epoch_div = Div(text="", name="epoch_readout", css_classes=["epoch"], width=190)
-        self.loss_div = Div(text="", name="loss_readout", width=330)
-        self.status_div = Div(text="", name="status_readout", width=330)
+        sheet = [InlineStyleSheet(css=READOUT_CSS)]
+        self.epoch_div = Div(text="", name="epoch_readout", width=150, stylesheets=sheet)
+        self.loss_div = Div(text="", name="loss_readout", width=330, stylesheets=sheet)
+        self.status_div = Div(text="", name="status_readout", width=330, stylesheets=sheet)
         self.notice = pn.pane.HTML("", css_classes=["notice"], margin=(0, 10), min_height=24,
                                    sizing_mode="stretch_width")
 
@@ -133,13 +141,12 @@ class Playground(pn.viewable.Viewer):
         self._show_optimizer_hyperparameters()
 
     def _build_layout(self):
-        header = pn.Row(
-            pn.Column(pn.Row(self.reset_button, self.play_button, self.step_button, margin=(18, 0, 0, 0)),
-                      margin=0),
-            pn.pane.Bokeh(self.epoch_div, margin=(14, 12)),
+        header = pn.FlexBox(
+            pn.Row(self.reset_button, self.play_button, self.step_button, margin=(18, 0, 0, 0)),
+            pn.pane.Bokeh(self.epoch_div, margin=(10, 12)),
             self.learning_rate, self.optimizer, *self.hyper_widgets.values(), self.loss,
             self.regularization, self.reg_rate, self.speed_select,
-            css_classes=["pg-header"], sizing_mode="stretch_width", margin=0)
+            css_classes=["pg-header"], sizing_mode="stretch_width", margin=0, align_items="flex-start")
         data_column = pn.Column(
             pn.pane.HTML("<h3>Data</h3>", margin=(0, 5)), self.data_picker, self.classes, self.train_ratio,
             self.noise, self.batch_size, pn.Row(self.seed, self.regenerate), self.initialization,
@@ -288,10 +295,11 @@ class Playground(pn.viewable.Viewer):
         if now - started >= 1.0:
             self.steps_per_second = (frame.step - first_step) / (now - started)
             self._rate_window = (now, frame.step)
-        self.epoch_div.text = f"<div class='label'>Epoch</div><div class='value'>{frame.epoch:,.0f}</div>".replace(",", ",")
+        self.epoch_div.text = f"<div class='label'>Epoch</div><div class='value'>{frame.epoch:07,.0f}</div>"
         self.loss_div.text = self._loss_text(frame)
-        self.status_div.text = (f"{self.steps_per_second:,.0f} steps/s · backend <b>{self.session.backend.name}</b>"
-                                f" · {'-'.join(map(str, self.session.spec.layer_sizes))} {self.session.loss}")
+        self.status_div.text = (f"<div class='status'>{self.steps_per_second:,.0f} steps/s · backend "
+                                f"<b>{self.session.backend.name}</b> · "
+                                f"{'-'.join(map(str, self.session.spec.layer_sizes))} {self.session.loss}</div>")
         self.boundary.show(frame)
         self.loss_chart.show(frame)
         self.network.show(frame, maps, self.session.loss)
@@ -304,12 +312,12 @@ class Playground(pn.viewable.Viewer):
         def number(x):
             return f"{x:.3f}" if math.isfinite(x) else "—"
 
-        text = (f"<div>Test loss <b class='test-loss'>{number(frame.test_loss)}</b></div>"
+        text = (f"<div class='losses'><div>Test loss <b class='test-loss'>{number(frame.test_loss)}</b></div>"
                 f"<div>Training loss <b class='train-loss'>{number(frame.train_loss)}</b></div>")
         if frame.train_accuracy is not None:
             text += (f"<div>Accuracy: training {frame.train_accuracy:.1%} · test "
                      f"{frame.test_accuracy:.1%}</div>" if frame.test_accuracy is not None else "")
-        return text
+        return text + "</div>"
 
 
 def _css() -> str:

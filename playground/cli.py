@@ -30,6 +30,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports errors as one line and exit code 2 (not usage + message)."""
 
     def error(self, message):
+        if "unrecognized arguments" in message and "_" in message:
+            message += "; flags use dashes, like --learning-rate"
         raise UsageError(message)
 
 
@@ -54,9 +56,10 @@ def _given_settings(args, names=None) -> dict:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG, description="Watch a neural network learn: train from the "
+    parser = _Parser(prog=PROG, allow_abbrev=False, description="Watch a neural network learn: train from the "
                      "terminal, write data sets, benchmark the kernels, or serve the app.")
-    commands = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                     parser_class=lambda **kw: _Parser(allow_abbrev=False, **kw))
     commands.required = True
 
     train = commands.add_parser("train", help="train a network and print the losses")
@@ -87,10 +90,17 @@ def run_train(args) -> int:
 
     values = RunConfig.load_json(args.config) if args.config else {}
     try:
-        config = RunConfig.from_values(values, names_as="key")
+        from_file = RunConfig.convert_values(values, show=repr)
     except ConfigError as err:
         raise ConfigError(f"in {args.config}: {err}") from None
-    config.update_checked(_given_settings(args))
+    from_flags = RunConfig.convert_values(_given_settings(args))
+
+    def show(name):  # name a setting where the user wrote it
+        return f"{name!r} (in {args.config})" if name in from_file and name not in from_flags else flag(name)
+
+    config = RunConfig()
+    # Flags override the file; the combination is checked once, as a whole.
+    config.apply_checked({**from_file, **from_flags}, show)
     started = time.perf_counter()
     session = Session(config)
     show_progress = not args.json and sys.stderr.isatty()

@@ -95,13 +95,23 @@ class RunConfig(param.Parameterized):
     def update_checked(self, values: dict, *, names_as="flag") -> None:
         """Set several settings, converting and checking each; then check them together."""
         show = flag if names_as == "flag" else (lambda n: repr(n))
+        self.apply_checked(self.convert_values(values, show), show)
+
+    @classmethod
+    def convert_values(cls, values: dict, show=flag) -> dict:
+        """Raw user values -> typed, bounds-checked values (not yet cross-checked)."""
         checked = {}
         for name, raw in values.items():
-            if name not in self.setting_names():
-                raise ConfigError(f"unknown setting {show(name)}; known: {', '.join(self.setting_names())}")
-            checked[name] = _convert(self.param[name], raw, show(name))
+            if name not in cls.setting_names():
+                raise ConfigError(f"unknown setting {show(name)}; known: {', '.join(cls.setting_names())}")
+            checked[name] = _convert(cls.param[name], raw, show(name))
+        return checked
+
+    def apply_checked(self, checked: dict, show=flag) -> None:
+        """Cross-check converted values on a copy, then set them: a refused change leaves
+        this config as it was."""
         trial = type(self)(**{**{n: getattr(self, n) for n in self.setting_names()}, **checked})
-        trial.check(show)  # on a copy, so a refused change leaves this config as it was
+        trial.check(show)
         self.param.update(**checked)
 
     def check(self, show=flag) -> None:
@@ -111,7 +121,7 @@ class RunConfig(param.Parameterized):
             raise ConfigError(f"{show('hidden')} has {len(self.hidden)} layers; at most {MAX_HIDDEN_LAYERS}")
         for size in self.hidden:
             if not 1 <= size <= limit:
-                hint = f" (pass --wide for up to {WIDE_MAX_NEURONS})" if not self.wide and size <= WIDE_MAX_NEURONS else ""
+                hint = f" (pass --wide for up to {WIDE_MAX_NEURONS})" if not self.wide and limit < size <= WIDE_MAX_NEURONS else ""
                 raise ConfigError(f"{show('hidden')}: a layer needs 1 to {limit} neurons, got {size}{hint}")
         for name in self.activation:
             if name not in ACTIVATIONS:
@@ -131,9 +141,9 @@ class RunConfig(param.Parameterized):
         if loss == "auto":
             return
         if n_classes == 0 and loss != "mse":
-            raise ConfigError(f"{show('loss')} {loss} needs class labels; regression data takes mse")
+            raise ConfigError(f"{show('loss')}: {loss} needs class labels; regression data takes mse")
         if n_classes > 2 and loss != "ce":
-            raise ConfigError(f"{show('loss')} {loss} fits 2 classes; {n_classes} classes take ce")
+            raise ConfigError(f"{show('loss')}: {loss} fits 2 classes; {n_classes} classes take ce")
 
     # ------------------------------------------------------------------ derived
     def resolved_loss(self, n_classes: int) -> str:
@@ -191,6 +201,8 @@ def _convert(parameter, raw, shown: str):
         if parameter.allow_None:
             return None
         fail("set")
+    if isinstance(raw, bool) and not isinstance(parameter, param.Boolean):
+        fail("a number" if isinstance(parameter, param.Number) else "a list or text")
     if isinstance(parameter, param.Boolean):
         if isinstance(raw, bool):
             return raw
@@ -208,6 +220,8 @@ def _convert(parameter, raw, shown: str):
             return list(items)
         if parameter.item_type is int:
             try:
+                if any(isinstance(i, bool) for i in items):
+                    raise ValueError
                 values = [int(i) if not isinstance(i, float) or i.is_integer() else int("x") for i in items]
             except (TypeError, ValueError):
                 fail("a comma-separated list of whole numbers, like 8,8 (empty for none)")

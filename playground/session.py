@@ -148,7 +148,7 @@ class Session:
         n_train, size, per_epoch = len(self.X_train), self.config.batch_size, self.steps_per_epoch
         orders, bounds, base = [], [np.zeros(1, np.int64)], 0
         while n_steps > 0:
-            if self._batch_in_epoch == per_epoch:  # a new epoch: a new shuffle
+            if self._batch_in_epoch >= per_epoch:  # a new epoch: a new shuffle
                 self._epoch_order = self._batch_rng.permutation(n_train)
                 self._batch_in_epoch = 0
             first = self._batch_in_epoch

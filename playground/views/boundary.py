@@ -10,6 +10,8 @@ from bokeh.plotting import figure
 from ..session import Frame, Session
 from .colors import CLASS_COLORS, LEVELS, class_palette, diverging_palette, to_levels
 
+BACKGROUND = diverging_palette(lightness=0.45)  # the heatmap, lighter than the points
+
 
 class BoundaryView(pn.viewable.Viewer):
     """Heatmap of the network's output (uint8 image) with train and test points.
@@ -27,7 +29,7 @@ class BoundaryView(pn.viewable.Viewer):
                                                   dw=[12.0], dh=[12.0]), name="boundary_source")
         self.train_source = ColumnDataSource(dict(x=[], y=[], color=[], label=[]), name="train_points")
         self.test_source = ColumnDataSource(dict(x=[], y=[], color=[], label=[]), name="test_points")
-        self.mapper = LinearColorMapper(palette=diverging_palette(), low=0, high=LEVELS - 1)
+        self.mapper = LinearColorMapper(palette=BACKGROUND, low=0, high=LEVELS - 1)
         self.figure = figure(width=330, height=330, x_range=(-6, 6), y_range=(-6, 6), toolbar_location=None,
                              tools="", name="boundary_figure", min_border=4)
         self.figure.image(image="image", x="x", y="y", dw="dw", dh="dh", source=self.image_source,
@@ -68,7 +70,7 @@ class BoundaryView(pn.viewable.Viewer):
         if k >= 3:
             self.mapper.update(palette=[c for c in class_palette(k) for _ in range(LEVELS // k + 1)][:LEVELS])
         else:
-            self.mapper.update(palette=diverging_palette())
+            self.mapper.update(palette=BACKGROUND)
         for source, mask in ((self.train_source, data.is_train), (self.test_source, ~data.is_train)):
             source.data = dict(x=data.points[mask, 0], y=data.points[mask, 1],
                                color=self._point_colors(data.labels[mask], k), label=data.labels[mask])

@@ -15,15 +15,15 @@ def _hex(rgb) -> str:
     return "#%02x%02x%02x" % tuple(int(round(c)) for c in rgb)
 
 
-def diverging_palette(levels: int = LEVELS) -> list[str]:
-    """Orange -> near-white -> blue, ``levels`` colours."""
+def diverging_palette(levels: int = LEVELS, lightness: float = 0.0) -> list[str]:
+    """Orange -> near-white -> blue, ``levels`` colours; ``lightness`` 0..1 mixes in white."""
     colors = []
     for t in np.linspace(0.0, 1.0, levels):
         if t < 0.5:
             rgb = np.add(NEGATIVE, (np.subtract(NEUTRAL, NEGATIVE)) * (t / 0.5))
         else:
             rgb = np.add(NEUTRAL, (np.subtract(POSITIVE, NEUTRAL)) * ((t - 0.5) / 0.5))
-        colors.append(_hex(rgb))
+        colors.append(_hex(rgb + (255 - rgb) * lightness))
     return colors
 
 
