@@ -56,7 +56,7 @@ def valid_losses(n_classes: int) -> list[str]:
     """The losses that fit data with ``n_classes`` (0 = regression)."""
     if n_classes == 0:
         return ["mse"]
-    return ["bce", "mse", "ce"] if n_classes == 2 else ["ce"]
+    return ["bce", "mse"] if n_classes == 2 else ["ce"]
 
 
 def default_config() -> RunConfig:
@@ -91,9 +91,9 @@ class Playground(pn.viewable.Viewer):
     # ------------------------------------------------------------------ widgets
     def _build_widgets(self) -> None:
         c = self.config.param
-        self.play_button = pn.widgets.Button(name="Play", button_type="primary", width=90)
-        self.step_button = pn.widgets.Button(name="Step", width=70, description="Train one epoch")
-        self.reset_button = pn.widgets.Button(name="Reset", width=70, description="New weights, epoch 0")
+        self.play_button = pn.widgets.Button(label="Play", color="primary", width=90)
+        self.step_button = pn.widgets.Button(label="Step", width=70, description="Train one epoch")
+        self.reset_button = pn.widgets.Button(label="Reset", width=70, description="New weights, epoch 0")
         self.play_button.on_click(lambda e: self.toggle_play())
         self.step_button.on_click(lambda e: self._step_once())
         self.reset_button.on_click(lambda e: self.reset())
@@ -107,37 +107,37 @@ class Playground(pn.viewable.Viewer):
         def from_param(widget, parameter, **kw):
             return widget.from_param(parameter, **{"width": 150, **kw})
 
-        self.learning_rate = pn.widgets.Select(name="Learning rate", options=LEARNING_RATES,
+        self.learning_rate = pn.widgets.Select(label="Learning rate", options=LEARNING_RATES,
                                                value=self.config.learning_rate, width=110)
         self.learning_rate.link(self.config, value="learning_rate")
-        self.optimizer = from_param(pn.widgets.Select, c.optimizer, name="Optimizer", width=110)
-        self.loss = pn.widgets.Select(name="Loss", options=valid_losses(self.session.n_classes),
+        self.optimizer = from_param(pn.widgets.Select, c.optimizer, label="Optimizer", width=110)
+        self.loss = pn.widgets.Select(label="Loss", options=valid_losses(self.session.n_classes),
                                       value=self.session.loss, width=80)
         self.loss.link(self.config, value="loss")
         self.hyper_widgets = {
-            name: pn.widgets.FloatInput(name=name.replace("_", " ").capitalize(), width=95,
+            name: pn.widgets.FloatInput(label=name.replace("_", " ").capitalize(), width=95,
                                         start=getattr(c, name).bounds[0], end=getattr(c, name).bounds[1],
                                         step=0.01 if name != "eps" else 1e-8)
             for name in HYPERPARAMETERS if name != "learning_rate"}
         for name, widget in self.hyper_widgets.items():
             widget.param.watch(lambda e, n=name: self._set_hyperparameter(n, e.new), "value")
-        self.regularization = from_param(pn.widgets.Select, c.regularization, name="Regularization", width=110)
-        self.reg_rate = pn.widgets.Select(name="Regularization rate", options=REG_RATES,
+        self.regularization = from_param(pn.widgets.Select, c.regularization, label="Regularization", width=110)
+        self.reg_rate = pn.widgets.Select(label="Regularization rate", options=REG_RATES,
                                           value=self.config.reg_rate, width=130)
         self.reg_rate.link(self.config, value="reg_rate")
-        self.speed_select = pn.widgets.Select.from_param(self.param.speed, name="Speed (per frame)", width=120)
-        self.noise = from_param(pn.widgets.FloatSlider, c.noise, name="Noise", start=0, end=50, step=5,
+        self.speed_select = pn.widgets.Select.from_param(self.param.speed, label="Speed (per frame)", width=120)
+        self.noise = from_param(pn.widgets.FloatSlider, c.noise, label="Noise", start=0, end=50, step=5,
                                 format="0")
-        self.train_ratio = from_param(pn.widgets.FloatSlider, c.train_ratio, name="Ratio of training data (%)",
+        self.train_ratio = from_param(pn.widgets.FloatSlider, c.train_ratio, label="Ratio of training data (%)",
                                       start=10, end=90, step=10, format="0")
-        self.batch_size = from_param(pn.widgets.IntSlider, c.batch_size, name="Batch size", start=1, end=30)
-        self.classes = from_param(pn.widgets.IntSlider, c.classes, name="Classes (blobs)")
-        self.seed = from_param(pn.widgets.IntInput, c.seed, name="Seed", width=100)
-        self.regenerate = pn.widgets.Button(name="Regenerate", width=100, description="New random data")
+        self.batch_size = from_param(pn.widgets.IntSlider, c.batch_size, label="Batch size", start=1, end=30)
+        self.classes = from_param(pn.widgets.IntSlider, c.classes, label="Classes (blobs)")
+        self.seed = from_param(pn.widgets.IntInput, c.seed, label="Seed", width=100)
+        self.regenerate = pn.widgets.Button(label="Regenerate", width=100, description="New random data")
         self.regenerate.on_click(lambda e: self.config.param.update(seed=self.config.seed + 1))
-        self.initialization = from_param(pn.widgets.Select, c.initialization, name="Initialization", width=110)
+        self.initialization = from_param(pn.widgets.Select, c.initialization, label="Initialization", width=110)
         self.features = pn.widgets.CheckButtonGroup.from_param(c.features, orientation="vertical", width=90,
-                                                               name="Features")
+                                                               label="Features")
         self._show_optimizer_hyperparameters()
 
     def _build_layout(self):
@@ -237,14 +237,14 @@ class Playground(pn.viewable.Viewer):
                                   "learning rate.</span>")
             return
         self.playing = True
-        self.play_button.name = "Pause"
+        self.play_button.label = "Pause"
         self._rate_window = (time.perf_counter(), self.session.step)
         if self._callback is None:
             self._callback = pn.state.add_periodic_callback(self._tick, period=FRAME_PERIOD_MS)
 
     def pause(self) -> None:
         self.playing = False
-        self.play_button.name = "Play"
+        self.play_button.label = "Play"
         if self._callback is not None:
             self._callback.stop()
             self._callback = None

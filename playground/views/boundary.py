@@ -43,8 +43,8 @@ class BoundaryView(pn.viewable.Viewer):
         self._session: Session | None = None
         self._last_boundary = None
         self._controls = pn.Row(
-            pn.widgets.Checkbox.from_param(self.param.show_test, name="Show test data"),
-            pn.widgets.Checkbox.from_param(self.param.discretize, name="Discretize output"))
+            pn.widgets.Checkbox.from_param(self.param.show_test, label="Show test data"),
+            pn.widgets.Checkbox.from_param(self.param.discretize, label="Discretize output"))
         self._layout = pn.Column(pn.pane.Bokeh(self.figure), self._controls)
 
     def __panel__(self):

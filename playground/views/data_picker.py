@@ -48,7 +48,7 @@ class DataPicker(pn.viewable.Viewer):
         self.buttons = {}
         cells = []
         for name in DATASETS:
-            button = pn.widgets.Button(name=name, width=THUMB + 16, margin=(0, 2), height=28)
+            button = pn.widgets.Button(label=name, width=THUMB + 16, margin=(0, 2), height=28)
             button.on_click(lambda e, n=name: self._choose(n))
             self.buttons[name] = button
             cells.append(pn.Column(pn.pane.PNG(thumbnail_png(name), width=THUMB, height=THUMB, margin=(2, 10)),
@@ -65,4 +65,4 @@ class DataPicker(pn.viewable.Viewer):
 
     def _highlight(self) -> None:
         for name, button in self.buttons.items():
-            button.button_type = "primary" if name == self.config.dataset and not self.config.csv else "default"
+            button.color = "primary" if name == self.config.dataset and not self.config.csv else "default"

@@ -43,7 +43,7 @@ class LossChart(pn.viewable.Viewer):
         self._top = 1e-9
         self._bottom = math.inf
         self._layout = pn.Column(self.panes["linear"], self.panes["log"],
-                                 pn.widgets.Checkbox.from_param(self.param.log_scale, name="Log scale"))
+                                 pn.widgets.Checkbox.from_param(self.param.log_scale, label="Log scale"))
         self._toggle_scale()
 
     def __panel__(self):

@@ -95,9 +95,9 @@ class NetworkDiagram(pn.viewable.Viewer):
 
     def _build_controls(self, session: Session) -> None:
         n_hidden = len(session.spec.layer_sizes) - 2
-        plus = pn.widgets.Button(name="+", width=32, margin=(2, 2), description="Add a hidden layer",
+        plus = pn.widgets.Button(label="+", width=32, margin=(2, 2), description="Add a hidden layer",
                                  disabled=n_hidden >= MAX_HIDDEN_LAYERS)
-        minus = pn.widgets.Button(name="−", width=32, margin=(2, 2), description="Remove a hidden layer",
+        minus = pn.widgets.Button(label="−", width=32, margin=(2, 2), description="Remove a hidden layer",
                                   disabled=n_hidden == 0)
         plus.on_click(self.add_layer)
         minus.on_click(self.remove_layer)
@@ -108,15 +108,15 @@ class NetworkDiagram(pn.viewable.Viewer):
         acts = session.spec.activations
         for layer in range(n_hidden):
             size = session.spec.layer_sizes[layer + 1]
-            add = pn.widgets.Button(name="+", width=30, margin=(2, 1),
+            add = pn.widgets.Button(label="+", width=30, margin=(2, 1),
                                     description=f"Add a neuron to layer {layer + 1}",
                                     disabled=size >= PLAYGROUND_MAX_NEURONS)
-            remove = pn.widgets.Button(name="−", width=30, margin=(2, 1),
+            remove = pn.widgets.Button(label="−", width=30, margin=(2, 1),
                                        description=f"Remove a neuron from layer {layer + 1}", disabled=size <= 1)
             add.on_click(lambda e, l=layer: self.change_neurons(l, +1))
             remove.on_click(lambda e, l=layer: self.change_neurons(l, -1))
-            activation = pn.widgets.Select(options=list(ACTIVATIONS), value=acts[layer], width=COLUMN_WIDTH - 12,
-                                           margin=(2, 4), name="", css_classes=[f"activation-{layer + 1}"])
+            activation = pn.widgets.Select(label=f"Layer {layer + 1} activation", options=list(ACTIVATIONS), value=acts[layer], width=COLUMN_WIDTH - 12,
+                                           margin=(2, 4), css_classes=[f"activation-{layer + 1}"])
             activation.param.watch(lambda e, l=layer: self.change_activation(l, e.new), "value")
             columns.append(pn.Column(pn.Row(add, remove, margin=0),
                                      pn.pane.HTML(f"{size} neuron{'s' if size != 1 else ''}", margin=(0, 4)),

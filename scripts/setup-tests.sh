@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs: the package with its test extra, and a Chromium
+# for the Playwright UI tests (Debian's package; Playwright's own download is not used).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python -m pip install --quiet -e ".[test]"
+if ! command -v chromium >/dev/null 2>&1; then
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+command -v chromium >/dev/null || { echo "setup-tests: chromium is still missing" >&2; exit 1; }

@@ -1,0 +1,154 @@
+"""The app's logic without a browser: what a click or a setting does to the session and
+to the data sources the browser draws from."""
+import numpy as np
+import pytest
+
+from playground.app import Playground, valid_losses
+from playground.session import GRID_SIZE
+
+
+@pytest.fixture
+def app():
+    return Playground()
+
+
+def image(app):
+    return np.array(app.boundary.image_source.data["image"][0])
+
+
+def test_first_frame_shows_the_untrained_network(app):
+    assert "Test loss" in app.loss_div.text and "Training loss" in app.loss_div.text
+    assert "000,000" in app.epoch_div.text
+    assert image(app).shape == (GRID_SIZE, GRID_SIZE) and image(app).dtype == np.uint8
+    assert len(app.loss_chart.source.data["epoch"]) == 1
+    assert "backend <b>cpu</b>" in app.status_div.text
+
+
+def test_step_trains_one_epoch_and_updates_every_view(app):
+    before_image, before_widths = image(app), list(app.network.edges.data["width"])
+    before_loss = app.session.last_frame.train_loss
+    app._step_once()
+    assert app.session.epoch == 1
+    assert "000,001" in app.epoch_div.text
+    assert app.session.last_frame.train_loss < before_loss
+    assert not np.array_equal(image(app), before_image)
+    assert app.network.edges.data["width"] != before_widths
+    assert app.loss_chart.source.data["epoch"][-1] == 1
+
+
+def test_learning_rate_changes_live_without_reset(app):
+    app._step_once()
+    app.learning_rate.value = 0.3
+    assert app.config.learning_rate == 0.3
+    assert app.session.epoch == 1  # no reset
+    assert app.session.config.optimizer_settings().learning_rate == 0.3
+
+
+def test_structural_change_resets_with_a_notice(app):
+    app._step_once()
+    app.network.change_neurons(0, +1)
+    assert app.session.spec.layer_sizes == (2, 5, 2, 1)
+    assert app.session.epoch == 0
+    assert "restarts at epoch 0" in app.notice.object
+    assert len(app.network.edges.data["x0"]) == 2 * 5 + 5 * 2 + 2 * 1
+    assert len(app.network.nodes.data["image"]) == 2 + 5 + 2 + 1
+
+
+def test_layer_buttons_respect_bounds(app):
+    for _ in range(10):
+        app.network.add_layer()
+    assert len(app.config.hidden) == 6
+    for _ in range(10):
+        app.network.remove_layer()
+    assert app.config.hidden == [] and app.session.spec.layer_sizes == (2, 1)
+    app.network.add_layer()
+    for _ in range(10):
+        app.network.change_neurons(0, +1)
+    assert app.config.hidden == [8]
+
+
+def test_activation_per_layer(app):
+    app.network.change_activation(1, "relu")
+    assert app.session.spec.activations == ("tanh", "relu")
+
+
+def test_loss_choices_follow_the_data(app):
+    assert app.loss.options == valid_losses(2) == ["bce", "mse"]
+    app.config.dataset = "plane"
+    assert app.loss.options == ["mse"] and app.session.loss == "mse"
+    app.config.dataset = "blobs"
+    app.config.classes = 4
+    assert app.loss.options == ["ce"] and app.session.spec.layer_sizes[-1] == 4
+    boundary = app.session.boundary()
+    assert set(np.unique(boundary)) <= {0.0, 1.0, 2.0, 3.0}
+
+
+def test_only_the_optimizers_own_hyperparameters_show(app):
+    visible = lambda: {n for n, w in app.hyper_widgets.items() if w.visible}
+    assert visible() == {"beta1", "beta2", "eps", "weight_decay"}
+    app.config.optimizer = "sgd"
+    assert visible() == {"weight_decay"}
+    app.config.optimizer = "momentum"
+    assert visible() == {"momentum", "weight_decay"} and app.hyper_widgets["momentum"].value == 0.9
+    app.config.optimizer = "rmsprop"
+    assert visible() == {"alpha", "eps", "momentum", "weight_decay"}
+
+
+def test_bad_hyperparameter_is_refused_and_nothing_is_lost(app):
+    app.config.optimizer = "momentum"
+    app.hyper_widgets["momentum"].value = 1.5
+    assert "momentum" in app.notice.object and app.config.momentum != 1.5
+
+
+def test_divergence_stops_and_explains(app):
+    app.config.dataset = "plane"
+    app.config.optimizer = "sgd"
+    app.learning_rate.value = 10.0
+    app.play()
+    for _ in range(20):
+        frame, maps = app._compute(app.session, app.session.steps_per_epoch)
+        app._show(frame, maps)
+        if frame.diverged:
+            break
+    assert frame.diverged
+    assert not app.playing and app.play_button.label == "Play"
+    assert "learning rate" in app.notice.object.lower()
+    app.play()  # refuses to continue a diverged run, and says what to do
+    assert not app.playing and "Reset" in app.notice.object
+    app.reset()
+    assert app.session.epoch == 0 and not app.session.diverged
+
+
+def test_play_pause_labels(app):
+    app.play()
+    assert app.play_button.label == "Pause" and app.playing
+    app.pause()
+    assert app.play_button.label == "Play" and not app.playing
+
+
+def test_reset_draws_new_weights_at_epoch_zero(app):
+    first = app.session.backend.get_params()
+    app._step_once()
+    app.reset()
+    assert app.session.epoch == 0
+    assert not np.array_equal(app.session.backend.get_params(), first)  # new weights
+    assert len(app.loss_chart.source.data["epoch"]) == 1
+
+
+def test_discretize_and_test_points(app):
+    app._step_once()
+    app.boundary.discretize = True
+    levels = np.unique(image(app))
+    assert set(levels) <= {0, 255}
+    app.boundary.show_test = True
+    assert app.boundary.test_renderer.visible
+    n_test = int((~app.session.data.is_train).sum())
+    assert len(app.boundary.test_source.data["x"]) == n_test
+
+
+def test_sessions_are_independent():
+    a, b = Playground(), Playground()
+    a.network.add_layer()
+    a._step_once()
+    assert b.session.spec.layer_sizes == (2, 4, 2, 1) and b.session.epoch == 0
+    assert a.config is not b.config
