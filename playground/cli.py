@@ -16,7 +16,7 @@ import param
 
 from kernels import BackendUnavailable
 
-from .config import ConfigError, RunConfig, flag
+from .config import HYPERPARAMETERS, ConfigError, DescentConfig, RunConfig, flag
 from .data import DataError, write_csv
 
 PROG = "nn-playground"
@@ -74,6 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="time one training step on every backend")
     bench.add_argument("--json", action="store_true", help="print a JSON list of records")
     bench.add_argument("--repeats", default="5", help="timing repeats per row (best is kept)")
+    descend = commands.add_parser("descend", help="race an optimizer down an analytic surface")
+    for name in ("surface", "steps", "start"):
+        parameter = DescentConfig.param[name]
+        descend.add_argument(flag(name), dest=name, default=None, metavar=name.upper(),
+                             help=f"{parameter.doc} (default: {getattr(DescentConfig, name)})")
+    _add_setting_flags(descend, ["optimizer", *HYPERPARAMETERS])
+    descend.add_argument("--json", action="store_true", help='print {"path": [[x, y], ...], "loss": [...]}')
+
     serve = commands.add_parser("serve", help="serve the playground app in the browser")
     serve.add_argument("--port", default="5006", help="port to listen on (default: 5006)")
     serve.add_argument("--address", default=None, help="address to listen on (default: all)")
@@ -166,6 +174,25 @@ def run_bench(args) -> int:
     return run_benchmark(as_json=args.json, repeats=repeats)
 
 
+def run_descend(args) -> int:
+    from .descend import descend
+
+    race = DescentConfig.from_values({n: getattr(args, n) for n in ("surface", "steps", "start")
+                                      if getattr(args, n) is not None})
+    config = RunConfig.from_values(_given_settings(args, ["optimizer", *HYPERPARAMETERS]))
+    result = descend(race.surface, config.optimizer_settings(), race.start_point(), race.steps)
+    if args.json:
+        print(json.dumps({"surface": result.surface, "optimizer": result.optimizer, "path": result.path,
+                          "loss": result.loss, "stopped": result.stopped, "message": result.message}))
+        return 0
+    x, y = result.path[-1]
+    print(f"{result.optimizer} on {result.surface}: {len(result.path) - 1} steps from "
+          f"({result.path[0][0]:g}, {result.path[0][1]:g}) to ({x:.6g}, {y:.6g}), loss {result.loss[-1]:.6g}")
+    if result.message:
+        print(result.message)
+    return 0
+
+
 def run_serve(args) -> int:
     from .server import serve
 
@@ -183,12 +210,19 @@ def run_serve(args) -> int:
     return 0
 
 
-COMMANDS = {"train": run_train, "data": run_data, "bench": run_bench, "serve": run_serve}
+COMMANDS = {"train": run_train, "data": run_data, "bench": run_bench, "descend": run_descend,
+            "serve": run_serve}
 
 
 def main(argv=None) -> int:
     """Entry point of the console script; returns the exit code."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # "--start -1.5,2": argparse would take "-1.5,2" for an option; bind it to --start.
+    for i, token in enumerate(argv[:-1]):
+        if token == "--start":
+            argv[i: i + 2] = [f"--start={argv[i + 1]}"]
+            break
     try:
         args = parser.parse_args(argv)
         code = COMMANDS[args.command](args)

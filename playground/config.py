@@ -10,12 +10,14 @@ app derives its widgets from them. :meth:`RunConfig.from_values` turns raw user 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import param
 
 from kernels import ACTIVATIONS, BACKENDS, INITIALIZATIONS, LOSSES, NetworkSpec, OPTIMIZERS
 from kernels.optimizers import OWN_HYPERPARAMETERS, OptimizerSettings
+from kernels.surfaces import SURFACES
 
 from .data import CLASSIFICATION, DATASETS, FEATURES, MAX_CLASSES, REGRESSION
 
@@ -262,3 +264,41 @@ def _range_text(low, high, inc_low, inc_high) -> str:
     left = "at least" if inc_low else "greater than"
     right = "at most" if inc_high else "less than"
     return f"{left} {low} and {right} {high}"
+
+
+class DescentConfig(param.Parameterized):
+    """An optimizer race on an analytic surface (``nn-playground descend``)."""
+
+    surface = param.Selector(default="rosenbrock", objects=list(SURFACES), doc="analytic surface")
+    steps = param.Integer(default=150, bounds=(0, 100_000), doc="optimizer steps")
+    start = param.List(default=None, allow_None=True, item_type=float,
+                       doc="start point x,y (default: the surface's own)")
+
+    @classmethod
+    def from_values(cls, values: dict) -> "DescentConfig":
+        checked = {}
+        for name, raw in values.items():
+            if name == "start":
+                try:
+                    point = [float(v) for v in str(raw).split(",")]
+                    if len(point) != 2 or not all(math.isfinite(v) for v in point):
+                        raise ValueError
+                except ValueError:
+                    raise ConfigError(f"--start must be two numbers x,y like -1.5,2, got {raw!r}") from None
+                checked[name] = point
+            else:
+                checked[name] = _convert(cls.param[name], raw, flag(name))
+        config = cls(**checked)
+        surface = SURFACES[config.surface]
+        if config.start is not None and not surface.contains(*config.start):
+            x0, x1, y0, y1 = surface.extent
+            raise ConfigError(f"--start {raw_point(config.start)} is off the {config.surface} surface; "
+                              f"choose x in [{x0:g}, {x1:g}] and y in [{y0:g}, {y1:g}]")
+        return config
+
+    def start_point(self) -> tuple[float, float]:
+        return tuple(self.start) if self.start is not None else SURFACES[self.surface].default_start
+
+
+def raw_point(point) -> str:
+    return ",".join(f"{v:g}" for v in point)
