@@ -137,6 +137,7 @@ def run_train(args) -> int:
         "backend": session.backend.name, "dtype": config.dtype, "loss": session.loss,
         "optimizer": config.optimizer, "layer_sizes": list(session.spec.layer_sizes),
         "seconds": round(seconds, 4),
+        **session.diagnostics(),
     }
     if args.json:
         print(json.dumps(summary))

@@ -20,6 +20,7 @@ from .data import DATA_RANGE, DataError, DataSet, feature_matrix, generate, load
 
 GRID_SIZE = 100  # the boundary heatmap is GRID_SIZE x GRID_SIZE
 THUMBNAIL_SIZE = 24  # each neuron's output over the plane, for the network diagram
+SATURATED = 0.97  # |tanh| or sigmoid within 3% of a flat end: derivative nearly 0
 EXPLODED = 1e4  # a loss this many times the initial one (and above 1) counts as diverged
 
 
@@ -119,6 +120,32 @@ class Session:
         size = THUMBNAIL_SIZE
         layers = [self.X_thumbnail] + self.backend.layer_outputs(self.X_thumbnail)
         return [np.asarray(a, dtype=np.float64).reshape(size, size, a.shape[1]) for a in layers]
+
+    def diagnostics(self) -> dict:
+        """Why the network learns (or not), on the full training set at the current state.
+
+        ``layer_grad_norms``: Frobenius norm of each weight layer's gradient (mean loss +
+        penalty), first hidden layer first, output layer last. Per hidden layer:
+        ``saturated_fraction``, the share of (point, unit) outputs of sigmoid/tanh units
+        within 3% of a flat end; ``dead_fraction``, the share of relu units that are 0 on
+        every training point (0 for other activations).
+        """
+        grad = self.backend.gradient(self.X_train, self.T_train, self.config.regularization,
+                                     self.config.reg_rate).astype(np.float64)
+        layout = self.spec.layout()
+        norms = [float(np.linalg.norm(layout.weights(grad, l))) for l in range(self.spec.n_layers)]
+        saturated, dead = [], []
+        outputs = self.backend.layer_outputs(self.X_train)[:-1]
+        for name, a in zip(self.spec.activations, outputs):
+            a = np.asarray(a, dtype=np.float64)
+            if name == "tanh":
+                saturated.append(float(np.mean(np.abs(a) > SATURATED)))
+            elif name == "sigmoid":
+                saturated.append(float(np.mean((a < 1 - SATURATED) | (a > SATURATED))))
+            else:
+                saturated.append(0.0)
+            dead.append(float(np.mean(np.all(a <= 0.0, axis=0))) if name == "relu" else 0.0)
+        return {"layer_grad_norms": norms, "saturated_fraction": saturated, "dead_fraction": dead}
 
     def reset(self, reseed: int = 0) -> None:
         """Epoch 0 with fresh weights (``reseed`` > 0 draws different ones), same settings."""
