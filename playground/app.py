@@ -26,6 +26,7 @@ from playground.data import DataError, REGRESSION
 from playground.session import Session
 from playground.views.boundary import BoundaryView
 from playground.views.data_picker import DataPicker
+from playground.views.gradient_chart import GradientNormChart
 from playground.views.loss_chart import LossChart
 from playground.views.network import NetworkDiagram
 
@@ -36,6 +37,8 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 # (optimizer, its hyper-parameters, regularization) take effect on the next step.
 STRUCTURAL = ("dataset", "classes", "noise", "train_ratio", "points", "seed", "features", "csv", "hidden",
               "activation", "initialization", "loss", "batch_size", "backend", "dtype")
+FRIENDLY_NAMES = {"hidden": "the network", "activation": "an activation", "dataset": "the data set",
+                  "csv": "the data set", "train_ratio": "the training ratio", "features": "the inputs"}
 LEARNING_RATES = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
 REG_RATES = [0.0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
 EPOCHS_PER_FRAME = {"0.1 epoch": 0.1, "0.25 epoch": 0.25, "1 epoch": 1.0, "2 epochs": 2.0,
@@ -80,6 +83,7 @@ class Playground(pn.viewable.Viewer):
 
         self.boundary = BoundaryView()
         self.loss_chart = LossChart()
+        self.gradient_chart = GradientNormChart()
         self.network = NetworkDiagram(self.config)
         self.data_picker = DataPicker(self.config)
         self._build_widgets()
@@ -155,7 +159,7 @@ class Playground(pn.viewable.Viewer):
             pn.pane.HTML("<h3>Network</h3>", margin=(0, 5)),
             pn.Row(pn.Column(pn.pane.HTML("<small>Inputs</small>", margin=(0, 5)), self.features,
                              margin=(60, 5, 0, 0)), self.network),
-            css_classes=["pg-column"], min_width=450)
+            self.gradient_chart, css_classes=["pg-column"], min_width=450)
         output_column = pn.Column(
             pn.pane.HTML("<h3>Output</h3>", margin=(0, 5)), pn.pane.Bokeh(self.loss_div, margin=(0, 5)),
             self.loss_chart, self.boundary, pn.pane.Bokeh(self.status_div, margin=(0, 5)),
@@ -193,8 +197,9 @@ class Playground(pn.viewable.Viewer):
         self._show_optimizer_hyperparameters()
 
     def _on_structure_change(self, *events) -> None:
-        names = ", ".join(sorted({e.name for e in events}))
-        if "dataset" in names or "classes" in names or "csv" in names:
+        changed = {e.name for e in events}
+        names = ", ".join(sorted({FRIENDLY_NAMES.get(n, n.replace("_", " ")) for n in changed}))
+        if changed & {"dataset", "classes", "csv"}:
             self._fit_loss_to_data()
         try:
             session = Session(self.config)
@@ -220,9 +225,10 @@ class Playground(pn.viewable.Viewer):
         self.classes.visible = self.config.dataset == "blobs" and not self.config.csv
         self.boundary.set_session(session)
         self.network.set_session(session)
+        self.gradient_chart.set_session(session)
         self.loss_chart.clear()
         self.notice.object = notice
-        self._show(session.frame(boundary=True), session.neuron_maps())
+        self._show(session.frame(boundary=True, gradient=True), session.neuron_maps())
 
     # ------------------------------------------------------------------ running
     def toggle_play(self) -> None:
@@ -258,8 +264,9 @@ class Playground(pn.viewable.Viewer):
         self._resets = getattr(self, "_resets", 0) + 1
         self.session.reset(reseed=self._resets)
         self.loss_chart.clear()
+        self.gradient_chart.set_session(self.session)
         self.notice.object = ""
-        self._show(self.session.frame(boundary=True), self.session.neuron_maps())
+        self._show(self.session.frame(boundary=True, gradient=True), self.session.neuron_maps())
 
     def _steps_per_frame(self) -> int:
         return max(1, round(EPOCHS_PER_FRAME[self.speed] * self.session.steps_per_epoch))
@@ -267,7 +274,7 @@ class Playground(pn.viewable.Viewer):
     @staticmethod
     def _compute(session: Session, n_steps: int):
         """Runs in a worker thread: train, then gather what the views show."""
-        frame = session.advance(n_steps, boundary=True)
+        frame = session.advance(n_steps, boundary=True, gradient=True)
         return frame, session.neuron_maps()
 
     async def _tick(self) -> None:
@@ -302,6 +309,7 @@ class Playground(pn.viewable.Viewer):
                                 f"{'-'.join(map(str, self.session.spec.layer_sizes))} {self.session.loss}</div>")
         self.boundary.show(frame)
         self.loss_chart.show(frame)
+        self.gradient_chart.show(frame)
         self.network.show(frame, maps, self.session.loss)
         if frame.diverged:
             self.pause()

@@ -38,6 +38,7 @@ class Frame:
     message: str  # one human sentence when something needs saying, else ""
     params: np.ndarray  # (P,) float64 copy of the flat parameter vector
     boundary: np.ndarray | None = None  # (GRID_SIZE, GRID_SIZE) see Session.boundary
+    gradient: np.ndarray | None = None  # (P,) float64, full training set, when asked for
     train_seconds: float = 0.0  # time spent in the backend's train call
 
 
@@ -130,8 +131,7 @@ class Session:
         within 3% of a flat end; ``dead_fraction``, the share of relu units that are 0 on
         every training point (0 for other activations).
         """
-        grad = self.backend.gradient(self.X_train, self.T_train, self.config.regularization,
-                                     self.config.reg_rate).astype(np.float64)
+        grad = self.gradient()
         layout = self.spec.layout()
         norms = [float(np.linalg.norm(layout.weights(grad, l))) for l in range(self.spec.n_layers)]
         saturated, dead = [], []
@@ -188,7 +188,7 @@ class Session:
             self._batch_in_epoch = last
         return np.concatenate(orders), np.concatenate(bounds)
 
-    def advance(self, n_steps: int, boundary: bool = True) -> Frame:
+    def advance(self, n_steps: int, boundary: bool = True, gradient: bool = False) -> Frame:
         """Train ``n_steps`` minibatch steps (none once diverged) and return the new frame."""
         if self._initial_loss is None:
             self.frame(boundary=False)  # record the untrained losses first
@@ -203,7 +203,7 @@ class Session:
                 self.X_train, self.T_train, order, bounds, self.config.optimizer_settings(),
                 self.config.regularization, self.config.reg_rate)
             seconds = time.perf_counter() - started
-        return self.frame(boundary=boundary, train_seconds=seconds)
+        return self.frame(boundary=boundary, gradient=gradient, train_seconds=seconds)
 
     def run_epochs(self, n_epochs: float, boundary: bool = False) -> Frame:
         """Train whole epochs (``n_epochs`` may be fractional) and return the frame."""
@@ -240,7 +240,12 @@ class Session:
             values = logits[:, 0]
         return values.reshape(GRID_SIZE, GRID_SIZE)
 
-    def frame(self, boundary: bool = True, train_seconds: float = 0.0) -> Frame:
+    def gradient(self) -> np.ndarray:
+        """Gradient of mean training loss + penalty at the current weights, flat ``(P,)``."""
+        return self.backend.gradient(self.X_train, self.T_train, self.config.regularization,
+                                     self.config.reg_rate).astype(np.float64)
+
+    def frame(self, boundary: bool = True, train_seconds: float = 0.0, gradient: bool = False) -> Frame:
         """The current state as a frame; also appends to the history and checks divergence."""
         train_loss, train_acc = self._losses(self.X_train, self.T_train)
         test_loss, test_acc = self._losses(self.X_test, self.T_test)
@@ -259,7 +264,8 @@ class Session:
             self.history["test_loss"].append(test_loss)
         self.last_frame = Frame(self.epoch, self.step, train_loss, test_loss, train_acc, test_acc,
                                 self.diverged, self.message, params,
-                                self.boundary() if boundary else None, train_seconds)
+                                boundary=self.boundary() if boundary else None,
+                                gradient=self.gradient() if gradient else None, train_seconds=train_seconds)
         return self.last_frame
 
     def _is_diverged(self, train_loss: float, params: np.ndarray) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import panel as pn
+import param
 from bokeh.models import ColumnDataSource, HoverTool, LinearColorMapper
 from bokeh.plotting import figure
 
@@ -22,24 +23,41 @@ MAX_ROWS = max(PLAYGROUND_MAX_NEURONS, 7)  # 7 input features
 PALETTE = diverging_palette()
 
 
-def _edge_style(weights: np.ndarray, scale: float):
-    """Colour (sign) and width (magnitude) of each edge; ``weights`` flat ``(E,)``."""
-    levels = to_levels(np.tanh(weights / max(scale, 1e-12)), -1.0, 1.0)
-    colors = [PALETTE[i] for i in levels]
-    widths = np.clip(np.abs(weights) / max(scale, 1e-12) * 4.0, 0.4, 6.0)
+GRADIENT_DECADES = 4  # gradient widths span this many powers of ten below the largest
+
+
+def _edge_style(values: np.ndarray, log_scale: bool = False):
+    """Colour (sign) and width (magnitude) of each edge; ``values`` flat ``(E,)``.
+
+    Weights scale linearly to the largest; gradients on a log scale over
+    ``GRADIENT_DECADES`` decades, since they span orders of magnitude across layers.
+    """
+    values = np.nan_to_num(values)
+    magnitude = np.abs(values)
+    top = max(float(magnitude.max()) if len(values) else 0.0, 1e-300)
+    if log_scale:
+        relative = 1.0 + np.log10(np.maximum(magnitude / top, 1e-300)) / GRADIENT_DECADES
+        widths = np.clip(relative * 6.0, 0.3, 6.0)
+        colors = [PALETTE[LEVELS - 1] if v > 0 else PALETTE[0] if v < 0 else PALETTE[LEVELS // 2] for v in values]
+    else:
+        levels = to_levels(np.tanh(values / top), -1.0, 1.0)
+        colors = [PALETTE[i] for i in levels]
+        widths = np.clip(magnitude / top * 4.0, 0.4, 6.0)
     return colors, widths
 
 
 class NetworkDiagram(pn.viewable.Viewer):
     """Draws a :class:`Session`'s network and edits ``config.hidden``/``config.activation``."""
 
+    show_gradients = param.Boolean(default=False, doc="Edges show dL/dw instead of the weights")
+
     def __init__(self, config: RunConfig, **params):
         super().__init__(**params)
         self.config = config
-        self.nodes = ColumnDataSource(dict(image=[], x=[], y=[], dw=[], dh=[], label=[], bias=[]),
-                                      name="neurons_source")
+        self.nodes = ColumnDataSource(dict(image=[], x=[], y=[], dw=[], dh=[], label=[], bias=[], cx=[], cy=[],
+                                           gradient=[], ring=[], ring_color=[]), name="neurons_source")
         self.edges = ColumnDataSource(dict(x0=[], y0=[], x1=[], y1=[], color=[], width=[], weight=[],
-                                           label=[]), name="edges_source")
+                                           gradient=[], label=[]), name="edges_source")
         self.figure = figure(height=MAX_ROWS * ROW_HEIGHT, width=3 * COLUMN_WIDTH, toolbar_location=None,
                              tools="", min_border=0, x_range=(-0.5, 2.5), y_range=(-MAX_ROWS + 0.5, 0.5),
                              name="network_figure", outline_line_color=None)
@@ -47,16 +65,23 @@ class NetworkDiagram(pn.viewable.Viewer):
         self.figure.grid.visible = False
         edge_renderer = self.figure.segment("x0", "y0", "x1", "y1", source=self.edges, line_color="color",
                                             line_width="width", line_alpha=0.85)
+        # In gradient mode each neuron gets a ring: colour = sign, width = |dL/db| (log scale).
+        self.rings = self.figure.scatter("cx", "cy", source=self.nodes, marker="square", size=NODE + 8,
+                                         fill_alpha=0, line_color="ring_color", line_width="ring", visible=False)
         node_renderer = self.figure.image(image="image", x="x", y="y", dw="dw", dh="dh", source=self.nodes,
                                           color_mapper=LinearColorMapper(palette=PALETTE, low=0, high=LEVELS - 1))
         self.figure.add_tools(HoverTool(renderers=[edge_renderer], line_policy="interp",
-                                        tooltips=[("weight", "@weight{0.0000}"), ("edge", "@label")]))
+                                        tooltips=[("weight", "@weight{0.0000}"), ("dL/dw", "@gradient{0.000e}"),
+                                                  ("edge", "@label")]))
         self.figure.add_tools(HoverTool(renderers=[node_renderer],
-                                        tooltips=[("neuron", "@label"), ("bias", "@bias{0.0000}")]))
+                                        tooltips=[("neuron", "@label"), ("bias", "@bias{0.0000}"),
+                                                  ("dL/db", "@gradient{0.000e}")]))
+        self.gradient_toggle = pn.widgets.Checkbox.from_param(self.param.show_gradients, label="Show gradients")
         self.layer_controls = pn.Row(margin=0)
         self.layer_header = pn.Row(margin=0)
         self.pane = pn.pane.Bokeh(self.figure, margin=0)
-        self._layout = pn.Column(self.layer_header, self.layer_controls, self.pane, margin=0)
+        self._layout = pn.Column(self.layer_header, self.layer_controls, self.pane, self.gradient_toggle, margin=0)
+        self._last = None
         self._sizes: tuple[int, ...] = ()
         self._edge_index = None
 
@@ -157,11 +182,14 @@ class NetworkDiagram(pn.viewable.Viewer):
         self._bias_index = np.concatenate([[-1] * sizes[0]] + [layout.b_offsets[l] + np.arange(sizes[l + 1])
                                                                for l in range(spec.n_layers)]).astype(int)
         n_edges = len(edges["x0"])
-        edges.update(color=["#cccccc"] * n_edges, width=[1.0] * n_edges, weight=[0.0] * n_edges)
+        edges.update(color=["#cccccc"] * n_edges, width=[1.0] * n_edges, weight=[0.0] * n_edges,
+                     gradient=[float("nan")] * n_edges)
         self.edges.data = edges
         empty = np.zeros((2, 2), np.uint8)
-        self.nodes.data = dict(image=[empty] * len(xs), x=xs, y=ys, dw=[dw] * len(xs), dh=[dh] * len(xs),
-                               label=labels, bias=[float("nan")] * len(xs))
+        n = len(xs)
+        self.nodes.data = dict(image=[empty] * n, x=xs, y=ys, dw=[dw] * n, dh=[dh] * n, label=labels,
+                               bias=[float("nan")] * n, cx=[x + dw / 2 for x in xs], cy=[y + dh / 2 for y in ys],
+                               gradient=[float("nan")] * n, ring=[0.0] * n, ring_color=["#cccccc"] * n)
         self._build_controls(session)
 
     @staticmethod
@@ -176,17 +204,35 @@ class NetworkDiagram(pn.viewable.Viewer):
             names.append(["output"])
         return names
 
+    @param.depends("show_gradients", watch=True)
+    def _redraw(self):
+        self.rings.visible = self.show_gradients
+        if self._last is not None:
+            self.show(*self._last)
+
     def show(self, frame: Frame, neuron_maps: list[np.ndarray] | None, loss: str) -> None:
-        """Patch edge colours/widths and (when given) the neuron thumbnails."""
+        """Patch edge colours/widths (weights, or gradients) and the neuron thumbnails."""
         if self._edge_index is None:
             return
+        self._last = (frame, neuron_maps, loss)
         weights = frame.params[self._edge_index]
-        finite = np.isfinite(weights)
-        scale = float(np.max(np.abs(weights[finite]))) if finite.any() else 1.0
-        colors, widths = _edge_style(np.nan_to_num(weights), scale)
         n = len(weights)
-        self.edges.patch({"color": [(slice(0, n), colors)], "width": [(slice(0, n), list(widths))],
-                          "weight": [(slice(0, n), list(weights))]})
+        patch = {"weight": [(slice(0, n), list(weights))]}
+        grad = frame.gradient
+        if self.show_gradients and grad is not None:
+            colors, widths = _edge_style(grad[self._edge_index], log_scale=True)
+        else:
+            colors, widths = _edge_style(weights)
+        patch.update(color=[(slice(0, n), colors)], width=[(slice(0, n), list(widths))])
+        if grad is not None:
+            patch["gradient"] = [(slice(0, n), list(grad[self._edge_index]))]
+            node_grad = np.array([grad[i] if i >= 0 else np.nan for i in self._bias_index])
+            ring_colors, rings = _edge_style(np.nan_to_num(node_grad), log_scale=True)
+            m = len(node_grad)
+            self.nodes.patch({"gradient": [(slice(0, m), list(node_grad))],
+                              "ring": [(slice(0, m), list(np.where(np.isnan(node_grad), 0.0, rings)))],
+                              "ring_color": [(slice(0, m), ring_colors)]})
+        self.edges.patch(patch)
         if neuron_maps is None:
             return
         images = []

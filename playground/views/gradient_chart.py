@@ -1,0 +1,77 @@
+"""Per-layer gradient norms over epochs (log scale): vanishing gradients made visible."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import panel as pn
+from bokeh.models import ColumnDataSource, Legend, LegendItem, Range1d
+from bokeh.palettes import Viridis256
+from bokeh.plotting import figure
+
+from ..config import MAX_HIDDEN_LAYERS
+from ..session import Frame, Session
+
+MAX_LAYERS = MAX_HIDDEN_LAYERS + 1  # weight layers: every hidden layer and the output
+MAX_POINTS = 2000
+
+
+def layer_gradient_norms(session: Session, gradient: np.ndarray) -> list[float]:
+    """Frobenius norm of each weight layer's part of a flat gradient ``(P,)``."""
+    layout = session.spec.layout()
+    return [float(np.linalg.norm(layout.weights(gradient, l))) for l in range(session.spec.n_layers)]
+
+
+class GradientNormChart(pn.viewable.Viewer):
+    """One line per weight layer, first hidden layer in dark purple, output in yellow."""
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        columns = {"epoch": []} | {f"layer{l}": [] for l in range(MAX_LAYERS)}
+        self.source = ColumnDataSource(columns, name="gradient_norms_source")
+        self.figure = figure(width=400, height=170, y_axis_type="log", x_range=Range1d(0, 1),
+                             y_range=Range1d(1e-6, 1), toolbar_location=None, tools="",
+                             name="gradient_norm_figure", min_border=4, title="Gradient norm per layer")
+        self.figure.title.text_font_size = "9pt"
+        self.figure.xaxis.axis_label = "epoch"
+        self.lines = [self.figure.line("epoch", f"layer{l}", source=self.source, line_width=2)
+                      for l in range(MAX_LAYERS)]
+        self.legend = Legend(items=[], label_text_font_size="7pt", spacing=0, padding=2,
+                             glyph_width=14, label_standoff=2)
+        self.figure.add_layout(self.legend, "right")
+        self._session = None
+        self._low, self._high = math.inf, 0.0
+
+    def __panel__(self):
+        return pn.pane.Bokeh(self.figure)
+
+    def set_session(self, session: Session) -> None:
+        self._session = session
+        n = session.spec.n_layers
+        palette = [Viridis256[int(i * 220 / max(n - 1, 1))] for i in range(n)]
+        items = []
+        for l, line in enumerate(self.lines):
+            line.visible = l < n
+            if l < n:
+                line.glyph.line_color = palette[l]
+                name = "output" if l == n - 1 else f"layer {l + 1}"
+                items.append(LegendItem(label=name, renderers=[line]))
+        self.legend.items = items
+        self.source.data = {k: [] for k in self.source.data}
+        self._low, self._high = math.inf, 0.0
+
+    def show(self, frame: Frame) -> None:
+        if frame.gradient is None or self._session is None:
+            return
+        norms = layer_gradient_norms(self._session, frame.gradient)
+        if not all(math.isfinite(v) for v in norms):
+            return
+        row = {"epoch": [frame.epoch]} | {f"layer{l}": [norms[l] if l < len(norms) else float("nan")]
+                                          for l in range(MAX_LAYERS)}
+        self.source.stream(row, rollover=MAX_POINTS)
+        positive = [v for v in norms if v > 0]
+        if positive:
+            self._low, self._high = min(self._low, *positive), max(self._high, *positive)
+            self.figure.y_range.update(start=self._low / 2, end=self._high * 2)
+        epochs = self.source.data["epoch"]
+        self.figure.x_range.update(start=epochs[0], end=max(epochs[-1], 1.0))
