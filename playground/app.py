@@ -23,6 +23,7 @@ from bokeh.models import Div, InlineStyleSheet
 
 from playground.config import HYPERPARAMETERS, ConfigError, RunConfig
 from playground.data import DataError, REGRESSION
+from playground.lessons import LESSONS
 from playground.session import Session
 from playground.views.boundary import BoundaryView
 from playground.views.data_picker import DataPicker
@@ -113,11 +114,11 @@ class Playground(pn.viewable.Viewer):
 
         self.learning_rate = pn.widgets.Select(label="Learning rate", options=LEARNING_RATES,
                                                value=self.config.learning_rate, width=110)
-        self.learning_rate.link(self.config, value="learning_rate")
+        self.learning_rate.link(self.config, value="learning_rate", bidirectional=True)
         self.optimizer = from_param(pn.widgets.Select, c.optimizer, label="Optimizer", width=110)
         self.loss = pn.widgets.Select(label="Loss", options=valid_losses(self.session.n_classes),
                                       value=self.session.loss, width=80)
-        self.loss.link(self.config, value="loss")
+        self.loss.link(self.config, value="loss", bidirectional=True)
         self.hyper_widgets = {
             name: pn.widgets.FloatInput(label=name.replace("_", " ").capitalize(), width=95,
                                         start=getattr(c, name).bounds[0], end=getattr(c, name).bounds[1],
@@ -128,7 +129,9 @@ class Playground(pn.viewable.Viewer):
         self.regularization = from_param(pn.widgets.Select, c.regularization, label="Regularization", width=110)
         self.reg_rate = pn.widgets.Select(label="Regularization rate", options=REG_RATES,
                                           value=self.config.reg_rate, width=130)
-        self.reg_rate.link(self.config, value="reg_rate")
+        self.reg_rate.link(self.config, value="reg_rate", bidirectional=True)
+        self.lesson = pn.widgets.Select(label="Lessons", options=["Choose a lesson…", *LESSONS], width=190)
+        self.lesson.param.watch(lambda e: self.start_lesson(e.new), "value")
         self.speed_select = pn.widgets.Select.from_param(self.param.speed, label="Speed (per frame)", width=120)
         self.noise = from_param(pn.widgets.FloatSlider, c.noise, label="Noise", start=0, end=50, step=5,
                                 format="0")
@@ -149,7 +152,7 @@ class Playground(pn.viewable.Viewer):
             pn.Row(self.reset_button, self.play_button, self.step_button, margin=(18, 0, 0, 0)),
             pn.pane.Bokeh(self.epoch_div, margin=(10, 12)),
             self.learning_rate, self.optimizer, *self.hyper_widgets.values(), self.loss,
-            self.regularization, self.reg_rate, self.speed_select,
+            self.regularization, self.reg_rate, self.speed_select, self.lesson,
             css_classes=["pg-header"], sizing_mode="stretch_width", margin=0, align_items="flex-start")
         data_column = pn.Column(
             pn.pane.HTML("<h3>Data</h3>", margin=(0, 5)), self.data_picker, self.classes, self.train_ratio,
@@ -190,6 +193,15 @@ class Playground(pn.viewable.Viewer):
                 widget.value = getattr(settings, name)
             elif name == "weight_decay":
                 widget.value = getattr(settings, name)
+
+    def start_lesson(self, title: str) -> None:
+        """Set everything up for a lesson, and say what to look at."""
+        lesson = LESSONS.get(title)
+        if lesson is None:
+            return
+        self.pause()
+        self.config.update_checked(lesson.config_values(), names_as="key")
+        self.notice.object = f"<b>{lesson.title}.</b> {lesson.text}"
 
     def _on_optimizer_change(self, event) -> None:
         for name in HYPERPARAMETERS[1:]:  # back to this optimizer's torch defaults

@@ -152,3 +152,12 @@ def test_sessions_are_independent():
     a._step_once()
     assert b.session.spec.layer_sizes == (2, 4, 2, 1) and b.session.epoch == 0
     assert a.config is not b.config
+
+
+def test_a_lesson_sets_everything_up_and_explains(app):
+    app._step_once()
+    app.lesson.value = "Vanishing gradients"
+    assert app.session.spec.activations == ("sigmoid",) * 6 and app.session.epoch == 0
+    assert app.learning_rate.value == 0.1 and app.config.optimizer == "sgd"
+    assert "Vanishing gradients" in app.notice.object and "gradient-norm chart" in app.notice.object
+    assert sum(line.visible for line in app.gradient_chart.lines) == 7
