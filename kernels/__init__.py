@@ -1,33 +1,85 @@
 """The numeric engine: one :class:`Backend` interface, several implementations.
 
-``reference`` is plain NumPy (the specification), ``cpu`` is fused Numba; ``auto``
-picks the fastest one available here.
+``reference`` is plain NumPy (the specification), ``cpu`` is fused Numba, ``cuda`` is
+Numba-CUDA (needs numba-cuda and a GPU, or the simulator); ``auto`` picks cuda when it
+can run here, else cpu.
 """
 from __future__ import annotations
+
+import ctypes
+import importlib.util
+import os
+import sys
+from functools import lru_cache
 
 from .backend import Backend
 from .spec import ACTIVATIONS, INITIALIZATIONS, LOSSES, NetworkSpec, initial_parameters
 from .optimizers import OPTIMIZERS, OptimizerSettings
 
-BACKENDS = ("auto", "reference", "cpu")
+BACKENDS = ("auto", "reference", "cpu", "cuda")
 
 
 class BackendUnavailable(RuntimeError):
     """The asked-for backend cannot run here; the message says what to use instead."""
 
 
+def _cuda_driver_loadable() -> bool:
+    """Whether the CUDA driver library loads, tried the way numba-cuda tries it.
+
+    Checked before importing ``numba.cuda`` (about a second) so that a machine without
+    a driver -- where ``numba.cuda.is_available()`` is False anyway -- does not pay
+    that import on every start.
+    """
+    if os.environ.get("NUMBA_CUDA_DRIVER") or sys.platform != "linux":
+        return True  # a driver path given, or another platform: let numba-cuda decide
+    for name in ("libcuda.so", "libcuda.so.1", "/usr/lib/libcuda.so", "/usr/lib/libcuda.so.1",
+                 "/usr/lib64/libcuda.so", "/usr/lib64/libcuda.so.1"):
+        try:
+            ctypes.CDLL(name)
+            return True
+        except OSError:
+            continue
+    return False
+
+
+def _check_cuda() -> str | None:
+    """None when the cuda backend can run here, else why not (a short phrase)."""
+    if importlib.util.find_spec("numba_cuda") is None:
+        return "numba-cuda is not installed (pip install 'nn-playground[cuda]')"
+    simulated = os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0")
+    if not simulated and not _cuda_driver_loadable():
+        return "no CUDA GPU here (no CUDA driver library found)"
+    try:
+        from numba import cuda
+        if not cuda.is_available():
+            return "no usable CUDA GPU found (numba.cuda.is_available() is False)"
+    except Exception as err:  # a broken CUDA install must not stop the cpu backend
+        first_line = (str(err).strip().splitlines() or [""])[0]
+        return f"numba-cuda failed to start ({type(err).__name__}: {first_line})"
+    return None
+
+
+@lru_cache(maxsize=1)
+def cuda_unavailable_reason() -> str | None:
+    """Why the cuda backend cannot run here, or None when it can (checked once)."""
+    return _check_cuda()
+
+
 def resolve_backend(name: str) -> str:
-    """The concrete backend that ``name`` means here (``auto`` -> ``cpu``)."""
+    """The concrete backend that ``name`` means here (``auto`` -> ``cuda`` or ``cpu``)."""
     if name == "auto":
-        return "cpu"
+        return "cuda" if cuda_unavailable_reason() is None else "cpu"
     if name not in BACKENDS:
         raise BackendUnavailable(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+    if name == "cuda" and cuda_unavailable_reason() is not None:
+        raise BackendUnavailable(f"backend 'cuda' is not available here: {cuda_unavailable_reason()}; "
+                                 "use --backend cpu")
     return name
 
 
 def available_backends() -> list[str]:
-    """Backends that can run on this machine, ``auto`` first."""
-    return list(BACKENDS)
+    """Backends that can run on this machine, ``auto`` first (cuda only when usable)."""
+    return [name for name in BACKENDS if name != "cuda" or cuda_unavailable_reason() is None]
 
 
 def make_backend(name: str, spec: NetworkSpec, params, dtype="float64") -> Backend:
@@ -36,10 +88,13 @@ def make_backend(name: str, spec: NetworkSpec, params, dtype="float64") -> Backe
     if name == "reference":
         from .reference import ReferenceBackend
         return ReferenceBackend(spec, params, dtype)
+    if name == "cuda":
+        from .cuda import CudaBackend
+        return CudaBackend(spec, params, dtype)
     from .cpu import CpuBackend
     return CpuBackend(spec, params, dtype)
 
 
 __all__ = ["ACTIVATIONS", "BACKENDS", "Backend", "BackendUnavailable", "INITIALIZATIONS",
-           "LOSSES", "NetworkSpec", "OPTIMIZERS", "OptimizerSettings", "available_backends", "initial_parameters",
-           "make_backend", "resolve_backend"]
+           "LOSSES", "NetworkSpec", "OPTIMIZERS", "OptimizerSettings", "available_backends", "cuda_unavailable_reason",
+           "initial_parameters", "make_backend", "resolve_backend"]

@@ -11,6 +11,7 @@ Served by ``nn-playground serve``, or ``panel serve playground/app.py``.
 from __future__ import annotations
 
 import asyncio
+import html
 import math
 import os
 import time
@@ -21,6 +22,7 @@ import panel as pn
 import param
 from bokeh.models import Div, InlineStyleSheet
 
+from kernels import BackendUnavailable
 from playground.config import HYPERPARAMETERS, ConfigError, RunConfig
 from playground.data import DataError, REGRESSION
 from playground.lessons import LESSONS
@@ -153,6 +155,7 @@ class Playground(pn.viewable.Viewer):
             pn.pane.Bokeh(self.epoch_div, margin=(10, 12)),
             self.learning_rate, self.optimizer, *self.hyper_widgets.values(), self.loss,
             self.regularization, self.reg_rate, self.speed_select, self.lesson,
+            pn.pane.HTML("<a href='./race' target='_blank'>Optimizer race →</a>", margin=(30, 10)),
             css_classes=["pg-header"], sizing_mode="stretch_width", margin=0, align_items="flex-start")
         data_column = pn.Column(
             pn.pane.HTML("<h3>Data</h3>", margin=(0, 5)), self.data_picker, self.classes, self.train_ratio,
@@ -181,7 +184,7 @@ class Playground(pn.viewable.Viewer):
             self.config.update_checked({name: value})
             self.notice.object = ""
         except ConfigError as err:
-            self.notice.object = f"<span class='error'>{err}</span>"
+            self.notice.object = f"<span class='error'>{html.escape(str(err))}</span>"
 
     def _show_optimizer_hyperparameters(self) -> None:
         """Only the chosen optimizer's own hyper-parameters are shown, with its defaults."""
@@ -215,8 +218,8 @@ class Playground(pn.viewable.Viewer):
             self._fit_loss_to_data()
         try:
             session = Session(self.config)
-        except (ConfigError, DataError) as err:
-            self.notice.object = f"<span class='error'>{err}</span>"
+        except (ConfigError, DataError, BackendUnavailable) as err:
+            self.notice.object = f"<span class='error'>{html.escape(str(err))}</span>"
             return
         self._install_session(session, notice=f"Changed {names}: training restarts at epoch 0.")
 

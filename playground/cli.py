@@ -9,8 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
+from pathlib import Path
 
 import param
 
@@ -74,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="time one training step on every backend")
     bench.add_argument("--json", action="store_true", help="print a JSON list of records")
     bench.add_argument("--repeats", default="5", help="timing repeats per row (best is kept)")
+    bench.add_argument("--sweep", action="store_true",
+                       help="instead, time a float32 matmul over sizes 64..4096 on numpy, a Numba loop "
+                            "and cuda (when a GPU is present), in GFLOP/s, and find where the GPU wins "
+                            "(each size gets about half a second; --repeats does not apply)")
+    bench.add_argument("--plot", metavar="FILE.html", default=None,
+                       help="write the sweep as a Bokeh chart to this HTML file (implies --sweep)")
     descend = commands.add_parser("descend", help="race an optimizer down an analytic surface")
     for name in ("surface", "steps", "start"):
         parameter = DescentConfig.param[name]
@@ -172,6 +180,20 @@ def run_bench(args) -> int:
             raise ValueError
     except ValueError:
         raise UsageError(f"--repeats must be a whole number of at least 1, got {args.repeats!r}") from None
+    if args.sweep or args.plot:
+        from .bench import run_sweep
+
+        plot = None
+        if args.plot:  # refuse a path that cannot be written before the sweep, not after
+            plot = Path(args.plot).expanduser()
+            folder = plot.resolve().parent
+            if not args.plot.lower().endswith((".html", ".htm")):
+                raise UsageError(f"--plot writes an HTML page; give a file name ending in .html, got {args.plot!r}")
+            if not folder.is_dir():
+                raise UsageError(f"--plot: folder {str(folder)!r} does not exist; create it or pick another path")
+            if not os.access(folder, os.W_OK):
+                raise UsageError(f"--plot: folder {str(folder)!r} is not writable; pick another path")
+        return run_sweep(as_json=args.json, plot=str(plot) if plot else None)
     return run_benchmark(as_json=args.json, repeats=repeats)
 
 

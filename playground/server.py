@@ -20,9 +20,10 @@ def warm_up() -> None:
 def serve(port: int = 5006, address: str | None = None, show: bool = False, threaded: bool = False):
     """Serve the playground at ``http://localhost:PORT/``; blocks unless ``threaded``."""
     from .app import TITLE, create_app
+    from .race import create_race
 
     warm_up()
     origins = [f"localhost:{port}", f"127.0.0.1:{port}"] + ([f"{address}:{port}"] if address else [])
-    return pn.serve({"/": create_app}, port=port, address=address, show=show, title=TITLE,
+    return pn.serve({"/": create_app, "/race": create_race}, port=port, address=address, show=show, title=TITLE,
                     websocket_origin=origins, threaded=threaded,
                     unused_session_lifetime=UNUSED_SESSION_MS, check_unused_sessions=CHECK_UNUSED_MS)

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Installs what the test suite needs: the package with its test extra, and a Chromium
+# Installs what the test suite needs: the package with its test and cuda extras, and a Chromium
 # for the Playwright UI tests (Debian's package; Playwright's own download is not used).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python -m pip install --quiet -e ".[test]"
+python -m pip install --quiet -e ".[test,cuda]"  # cuda: numba-cuda, whose simulator runs tests/cuda_sim
 if ! command -v chromium >/dev/null 2>&1; then
     SUDO=""
     [ "$(id -u)" -eq 0 ] || SUDO="sudo"
