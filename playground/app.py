@@ -18,6 +18,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import panel as pn
 import param
 from bokeh.models import Div, InlineStyleSheet
@@ -30,10 +31,13 @@ from playground.session import Session
 from playground.views.boundary import BoundaryView
 from playground.views.data_picker import DataPicker
 from playground.views.gradient_chart import GradientNormChart
+from playground.views.landscape_view import LandscapeView
+from playground.landscape import landscape
 from playground.views.loss_chart import LossChart
 from playground.views.network import NetworkDiagram
 
 TITLE = "nn-playground"
+LANDSCAPE_PERIOD_S = 1.0  # redraw the loss contours around the path at most this often
 FRAME_PERIOD_MS = 40  # ask for 25 frames/s; a frame that takes longer just delays the next
 STATIC = Path(__file__).resolve().parent.parent / "static"
 # Changing these rebuilds the session (new data or network, epoch 0); the others
@@ -87,6 +91,9 @@ class Playground(pn.viewable.Viewer):
         self.boundary = BoundaryView()
         self.loss_chart = LossChart()
         self.gradient_chart = GradientNormChart()
+        self.landscape = LandscapeView()
+        self._landscape_due = 0.0  # perf_counter time after which the contours are redrawn
+        self._landscape_busy = False
         self.network = NetworkDiagram(self.config)
         self.data_picker = DataPicker(self.config)
         self._build_widgets()
@@ -168,7 +175,7 @@ class Playground(pn.viewable.Viewer):
             self.gradient_chart, css_classes=["pg-column"], min_width=450)
         output_column = pn.Column(
             pn.pane.HTML("<h3>Output</h3>", margin=(0, 5)), pn.pane.Bokeh(self.loss_div, margin=(0, 5)),
-            self.loss_chart, self.boundary, pn.pane.Bokeh(self.status_div, margin=(0, 5)),
+            self.loss_chart, self.boundary, pn.pane.Bokeh(self.status_div, margin=(0, 5)), self.landscape,
             width=350, css_classes=["pg-column"])
         return pn.Column(header, self.notice, pn.Row(data_column, network_column, output_column),
                          sizing_mode="stretch_width")
@@ -241,6 +248,7 @@ class Playground(pn.viewable.Viewer):
         self.boundary.set_session(session)
         self.network.set_session(session)
         self.gradient_chart.set_session(session)
+        self.landscape.clear()
         self.loss_chart.clear()
         self.notice.object = notice
         self._show(session.frame(boundary=True, gradient=True), session.neuron_maps())
@@ -264,6 +272,8 @@ class Playground(pn.viewable.Viewer):
             self._callback = pn.state.add_periodic_callback(self._tick, period=FRAME_PERIOD_MS)
 
     def pause(self) -> None:
+        if self.playing:
+            self._refresh_landscape()  # the contours around where training stopped
         self.playing = False
         self.play_button.label = "Play"
         if self._callback is not None:
@@ -279,6 +289,7 @@ class Playground(pn.viewable.Viewer):
         self._resets = getattr(self, "_resets", 0) + 1
         self.session.reset(reseed=self._resets)
         self.loss_chart.clear()
+        self.landscape.clear()
         self.gradient_chart.set_session(self.session)
         self.notice.object = ""
         self._show(self.session.frame(boundary=True, gradient=True), self.session.neuron_maps())
@@ -301,6 +312,34 @@ class Playground(pn.viewable.Viewer):
         if session is not self.session or not self.playing:
             return  # the network changed meanwhile; this frame is stale
         self._show(frame, maps)
+        if time.perf_counter() >= self._landscape_due:
+            self._refresh_landscape(background=True)
+
+    def _refresh_landscape(self, background: bool = False) -> None:
+        """Recompute the loss contours around the path: in a worker while training, so
+        the frame rate does not stall, and at most once a second."""
+        if self._landscape_busy or len(self.landscape.trajectory) < 2:
+            return
+        session, trajectory = self.session, np.array(self.landscape.trajectory)
+        self._landscape_due = time.perf_counter() + LANDSCAPE_PERIOD_S
+        if not background:
+            self.landscape.show(landscape(session, trajectory))
+            return
+        self._landscape_busy = True
+        doc = pn.state.curdoc
+        future = asyncio.get_running_loop().run_in_executor(_EXECUTOR, landscape, session, trajectory)
+
+        def done(future):
+            self._landscape_busy = False
+            if future.cancelled() or future.exception() is not None or session is not self.session:
+                return
+            result = future.result()
+            if doc is not None and doc.session_context is not None:
+                doc.add_next_tick_callback(lambda: self.landscape.show(result))  # under the doc lock
+            else:
+                self.landscape.show(result)
+
+        future.add_done_callback(done)
 
     def _step_once(self) -> None:
         if self.playing:
@@ -309,6 +348,7 @@ class Playground(pn.viewable.Viewer):
             return
         frame, maps = self._compute(self.session, self.session.steps_per_epoch)
         self._show(frame, maps)
+        self._refresh_landscape()
 
     # ------------------------------------------------------------------ drawing
     def _show(self, frame, maps) -> None:
@@ -323,6 +363,7 @@ class Playground(pn.viewable.Viewer):
                                 f"<b>{self.session.backend.name}</b> · "
                                 f"{'-'.join(map(str, self.session.spec.layer_sizes))} {self.session.loss}</div>")
         self.boundary.show(frame)
+        self.landscape.record(frame.params)
         self.loss_chart.show(frame)
         self.gradient_chart.show(frame)
         self.network.show(frame, maps, self.session.loss)

@@ -161,3 +161,31 @@ def test_a_lesson_sets_everything_up_and_explains(app):
     assert app.learning_rate.value == 0.1 and app.config.optimizer == "sgd"
     assert "Vanishing gradients" in app.notice.object and "gradient-norm chart" in app.notice.object
     assert sum(line.visible for line in app.gradient_chart.lines) == 7
+
+
+def test_descent_path_on_the_loss_landscape(app):
+    for _ in range(3):
+        app._step_once()
+    path = app.landscape.path.data
+    assert len(path["x"]) == 4  # the untrained point and three epochs
+    # the newest point is the plane's origin, and the contours cover the path
+    assert path["x"][-1] == pytest.approx(0.0, abs=1e-9) and path["y"][-1] == pytest.approx(0.0, abs=1e-9)
+    x_range = app.landscape.figure.x_range
+    assert x_range.start < min(path["x"]) and max(path["x"]) < x_range.end
+    assert "variance" in app.landscape.figure.title.text
+
+
+def test_landscape_loss_matches_the_session_at_the_plane_origin(app):
+    from playground.landscape import landscape
+
+    for _ in range(2):
+        app._step_once()
+    result = landscape(app.session, np.array(app.landscape.trajectory), resolution=5)
+    # the origin (grid centre is not guaranteed) -- evaluate the nearest grid point exactly
+    i = int(np.argmin(np.abs(result.ys)))
+    j = int(np.argmin(np.abs(result.xs)))
+    if abs(result.xs[j]) < 1e-12 and abs(result.ys[i]) < 1e-12:
+        assert result.loss[i, j] == pytest.approx(app.session.last_frame.train_loss, rel=1e-9)
+    # the trajectory's own points lie on the plane: projecting and lifting them back is exact
+    lifted = result.center + result.path @ result.directions
+    np.testing.assert_allclose(lifted, np.array(app.landscape.trajectory), atol=1e-9)
