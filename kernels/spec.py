@@ -96,6 +96,10 @@ class ParameterLayout:
         start = int(self.b_offsets[layer])
         return flat[start : start + int(self.layer_sizes[layer + 1])]
 
+    def weight_norms(self, flat: np.ndarray) -> list[float]:
+        """Frobenius norm of each layer's weight matrix in ``flat`` (P,), first layer first."""
+        return [float(np.linalg.norm(self.weights(flat, l))) for l in range(len(self.w_offsets))]
+
     def weight_mask(self) -> np.ndarray:
         """Boolean ``(size,)``: True where the flat vector holds a weight (not a bias)."""
         mask = np.zeros(self.size, dtype=bool)

@@ -32,6 +32,7 @@ from playground.views.boundary import BoundaryView
 from playground.views.data_picker import DataPicker
 from playground.views.gradient_chart import GradientNormChart
 from playground.views.landscape_view import LandscapeView
+from playground.views.layer_stats import LayerStats
 from playground.landscape import landscape
 from playground.views.loss_chart import LossChart
 from playground.views.network import NetworkDiagram
@@ -92,6 +93,7 @@ class Playground(pn.viewable.Viewer):
         self.loss_chart = LossChart()
         self.gradient_chart = GradientNormChart()
         self.landscape = LandscapeView()
+        self.layer_stats = LayerStats()
         self._landscape_due = 0.0  # perf_counter time after which the contours are redrawn
         self._landscape_busy = False
         self.network = NetworkDiagram(self.config)
@@ -172,7 +174,7 @@ class Playground(pn.viewable.Viewer):
             pn.pane.HTML("<h3>Network</h3>", margin=(0, 5)),
             pn.Row(pn.Column(pn.pane.HTML("<small>Inputs</small>", margin=(0, 5)), self.features,
                              margin=(60, 5, 0, 0)), self.network),
-            self.gradient_chart, css_classes=["pg-column"], min_width=450)
+            self.gradient_chart, self.layer_stats, css_classes=["pg-column"], min_width=450)
         output_column = pn.Column(
             pn.pane.HTML("<h3>Output</h3>", margin=(0, 5)), pn.pane.Bokeh(self.loss_div, margin=(0, 5)),
             self.loss_chart, self.boundary, pn.pane.Bokeh(self.status_div, margin=(0, 5)), self.landscape,
@@ -248,10 +250,11 @@ class Playground(pn.viewable.Viewer):
         self.boundary.set_session(session)
         self.network.set_session(session)
         self.gradient_chart.set_session(session)
+        self.layer_stats.set_session(session)
         self.landscape.clear()
         self.loss_chart.clear()
         self.notice.object = notice
-        self._show(session.frame(boundary=True, gradient=True), session.neuron_maps())
+        self._show(session.frame(boundary=True, gradient=True), (session.neuron_maps(), session.unit_fractions()))
 
     # ------------------------------------------------------------------ running
     def toggle_play(self) -> None:
@@ -292,7 +295,8 @@ class Playground(pn.viewable.Viewer):
         self.landscape.clear()
         self.gradient_chart.set_session(self.session)
         self.notice.object = ""
-        self._show(self.session.frame(boundary=True, gradient=True), self.session.neuron_maps())
+        self._show(self.session.frame(boundary=True, gradient=True),
+                   (self.session.neuron_maps(), self.session.unit_fractions()))
 
     def _steps_per_frame(self) -> int:
         return max(1, round(EPOCHS_PER_FRAME[self.speed] * self.session.steps_per_epoch))
@@ -301,17 +305,17 @@ class Playground(pn.viewable.Viewer):
     def _compute(session: Session, n_steps: int):
         """Runs in a worker thread: train, then gather what the views show."""
         frame = session.advance(n_steps, boundary=True, gradient=True)
-        return frame, session.neuron_maps()
+        return frame, (session.neuron_maps(), session.unit_fractions())
 
     async def _tick(self) -> None:
         if not self.playing:
             return
         session = self.session
         loop = asyncio.get_running_loop()
-        frame, maps = await loop.run_in_executor(_EXECUTOR, self._compute, session, self._steps_per_frame())
+        frame, extras = await loop.run_in_executor(_EXECUTOR, self._compute, session, self._steps_per_frame())
         if session is not self.session or not self.playing:
             return  # the network changed meanwhile; this frame is stale
-        self._show(frame, maps)
+        self._show(frame, extras)
         if time.perf_counter() >= self._landscape_due:
             self._refresh_landscape(background=True)
 
@@ -346,12 +350,14 @@ class Playground(pn.viewable.Viewer):
             self.pause()
         if self.session.diverged:
             return
-        frame, maps = self._compute(self.session, self.session.steps_per_epoch)
-        self._show(frame, maps)
+        frame, extras = self._compute(self.session, self.session.steps_per_epoch)
+        self._show(frame, extras)
         self._refresh_landscape()
 
     # ------------------------------------------------------------------ drawing
-    def _show(self, frame, maps) -> None:
+    def _show(self, frame, extras) -> None:
+        """Draw a frame; ``extras`` = (neuron maps, (saturated, dead) fractions)."""
+        maps, fractions = extras
         now = time.perf_counter()
         started, first_step = self._rate_window
         if now - started >= 1.0:
@@ -367,6 +373,7 @@ class Playground(pn.viewable.Viewer):
         self.loss_chart.show(frame)
         self.gradient_chart.show(frame)
         self.network.show(frame, maps, self.session.loss)
+        self.layer_stats.show(frame, fractions)
         if frame.diverged:
             self.pause()
             self.notice.object = f"<span class='error'>{frame.message}</span>"

@@ -131,9 +131,13 @@ class Session:
         within 3% of a flat end; ``dead_fraction``, the share of relu units that are 0 on
         every training point (0 for other activations).
         """
-        grad = self.gradient()
-        layout = self.spec.layout()
-        norms = [float(np.linalg.norm(layout.weights(grad, l))) for l in range(self.spec.n_layers)]
+        norms = self.spec.layout().weight_norms(self.gradient())
+        saturated, dead = self.unit_fractions()
+        return {"layer_grad_norms": norms, "saturated_fraction": saturated, "dead_fraction": dead}
+
+    def unit_fractions(self) -> tuple[list[float], list[float]]:
+        """Per hidden layer on the training set: (saturated fraction, dead fraction); see
+        :meth:`diagnostics`."""
         saturated, dead = [], []
         outputs = self.backend.layer_outputs(self.X_train)[:-1]
         for name, a in zip(self.spec.activations, outputs):
@@ -145,7 +149,7 @@ class Session:
             else:
                 saturated.append(0.0)
             dead.append(float(np.mean(np.all(a <= 0.0, axis=0))) if name == "relu" else 0.0)
-        return {"layer_grad_norms": norms, "saturated_fraction": saturated, "dead_fraction": dead}
+        return saturated, dead
 
     def reset(self, reseed: int = 0) -> None:
         """Epoch 0 with fresh weights (``reseed`` > 0 draws different ones), same settings."""

@@ -189,3 +189,16 @@ def test_landscape_loss_matches_the_session_at_the_plane_origin(app):
     # the trajectory's own points lie on the plane: projecting and lifting them back is exact
     lifted = result.center + result.path @ result.directions
     np.testing.assert_allclose(lifted, np.array(app.landscape.trajectory), atol=1e-9)
+
+
+def test_layer_statistics_follow_the_chosen_layer(app):
+    app.lesson.value = "Vanishing gradients"
+    app._step_once()
+    stats = app.layer_stats
+    assert stats.param.layer.objects == [f"layer {i}" for i in range(1, 7)] + ["output"]
+    assert sum(stats.weights.data["top"]) == 2 * 8  # layer 1: 2 inputs x 8 units
+    gradients_first = np.mean(stats.gradients.data["left"])
+    stats.layer = "layer 6"
+    assert sum(stats.weights.data["top"]) == 8 * 8
+    assert np.mean(stats.gradients.data["left"]) > gradients_first + 1  # 10x larger gradients, or more
+    assert "sigmoid: saturated" in stats.units.text

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import panel as pn
 from bokeh.models import ColumnDataSource, Legend, LegendItem, Range1d
 from bokeh.palettes import Viridis256
@@ -14,12 +13,6 @@ from ..session import Frame, Session
 
 MAX_LAYERS = MAX_HIDDEN_LAYERS + 1  # weight layers: every hidden layer and the output
 MAX_POINTS = 2000
-
-
-def layer_gradient_norms(session: Session, gradient: np.ndarray) -> list[float]:
-    """Frobenius norm of each weight layer's part of a flat gradient ``(P,)``."""
-    layout = session.spec.layout()
-    return [float(np.linalg.norm(layout.weights(gradient, l))) for l in range(session.spec.n_layers)]
 
 
 class GradientNormChart(pn.viewable.Viewer):
@@ -63,7 +56,7 @@ class GradientNormChart(pn.viewable.Viewer):
     def show(self, frame: Frame) -> None:
         if frame.gradient is None or self._session is None:
             return
-        norms = layer_gradient_norms(self._session, frame.gradient)
+        norms = self._session.spec.layout().weight_norms(frame.gradient)
         if not all(math.isfinite(v) for v in norms):
             return
         row = {"epoch": [frame.epoch]} | {f"layer{l}": [norms[l] if l < len(norms) else float("nan")]
