@@ -17,6 +17,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlencode
 
 import numpy as np
 import panel as pn
@@ -81,10 +82,16 @@ class Playground(pn.viewable.Viewer):
     speed = param.Selector(default="1 epoch", objects=list(EPOCHS_PER_FRAME), doc="epochs per frame")
     playing = param.Boolean(default=False)
 
-    def __init__(self, config: RunConfig | None = None, **params):
+    def __init__(self, config: RunConfig | None = None, query: dict | None = None, **params):
         super().__init__(**params)
         self.config = config or default_config()
-        self.session = Session(self.config)
+        link_problems = self.config.apply_query(query or {})
+        try:
+            self.session = Session(self.config)
+        except (ConfigError, DataError, BackendUnavailable) as err:  # a link that does not add up
+            link_problems.append(f"{err}; the default setup is shown instead")
+            self.config = default_config()
+            self.session = Session(self.config)
         self._callback = None
         self._rate_window = (time.perf_counter(), 0)
         self.steps_per_second = 0.0
@@ -102,6 +109,10 @@ class Playground(pn.viewable.Viewer):
         self.config.param.watch(self._on_structure_change, list(STRUCTURAL))
         self.config.param.watch(self._on_optimizer_change, ["optimizer"])
         self._install_session(self.session, notice="")
+        if link_problems:
+            self.notice.object = "<span class='error'>This link had problems: " + html.escape(
+                "; ".join(link_problems)) + ".</span>"
+        self.config.param.watch(self._update_link, RunConfig.setting_names())
         self._layout = self._build_layout()
 
     # ------------------------------------------------------------------ widgets
@@ -152,6 +163,9 @@ class Playground(pn.viewable.Viewer):
         self.classes = from_param(pn.widgets.IntSlider, c.classes, label="Classes (blobs)")
         self.seed = from_param(pn.widgets.IntInput, c.seed, label="Seed", width=100)
         self.regenerate = pn.widgets.Button(label="Regenerate", width=100, description="New random data")
+        self.copy_link = pn.widgets.Button(label="Copy link", width=100,
+                                           description="Copy a link that opens this exact setup")
+        self.copy_link.js_on_click(code="navigator.clipboard && navigator.clipboard.writeText(window.location.href)")
         self.regenerate.on_click(lambda e: self.config.param.update(seed=self.config.seed + 1))
         self.initialization = from_param(pn.widgets.Select, c.initialization, label="Initialization", width=110)
         self.features = pn.widgets.CheckButtonGroup.from_param(c.features, orientation="vertical", width=90,
@@ -164,6 +178,7 @@ class Playground(pn.viewable.Viewer):
             pn.pane.Bokeh(self.epoch_div, margin=(10, 12)),
             self.learning_rate, self.optimizer, *self.hyper_widgets.values(), self.loss,
             self.regularization, self.reg_rate, self.speed_select, self.lesson,
+            pn.Row(self.copy_link, margin=(18, 0, 0, 0)),
             pn.pane.HTML("<a href='./race' target='_blank'>Optimizer race →</a>", margin=(30, 10)),
             css_classes=["pg-header"], sizing_mode="stretch_width", margin=0, align_items="flex-start")
         data_column = pn.Column(
@@ -205,6 +220,13 @@ class Playground(pn.viewable.Viewer):
                 widget.value = getattr(settings, name)
             elif name == "weight_decay":
                 widget.value = getattr(settings, name)
+
+    def _update_link(self, *events) -> None:
+        """Keep the page's URL query equal to the setup, so a copied link reopens it."""
+        location = pn.state.location
+        if location is not None:
+            values = self.config.query(default_config())
+            location.search = "?" + urlencode(values) if values else ""
 
     def start_lesson(self, title: str) -> None:
         """Set everything up for a lesson, and say what to look at."""
@@ -399,7 +421,9 @@ def _css() -> str:
 def create_app() -> pn.viewable.Viewable:
     """A new, independent playground for one browser session."""
     pn.extension(raw_css=[_css()])
-    app = Playground()
+    arguments = pn.state.session_args or {}
+    query = {k: v[-1].decode("utf-8", "replace") for k, v in arguments.items() if v}
+    app = Playground(query=query)
     if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
         pn.state.on_session_destroyed(lambda context: app.close())
     return app

@@ -172,6 +172,41 @@ class RunConfig(param.Parameterized):
         """The hyper-parameters that the chosen optimizer reads."""
         return OWN_HYPERPARAMETERS[self.optimizer]
 
+    # Settings a link may carry: everything but a file path on the server.
+    LINK_EXCLUDED = ("csv",)
+
+    def apply_query(self, query: dict) -> list[str]:
+        """Apply a page's URL query (``?dataset=xor&hidden=4,2``) setting by setting.
+
+        Bad or unknown entries are skipped (the rest applies); returns one message per
+        skipped entry, for a notice.
+        """
+        problems = []
+        for name, raw in query.items():
+            if name not in self.setting_names() or name in self.LINK_EXCLUDED:
+                problems.append(f"unknown setting {name!r} ignored")
+                continue
+            try:
+                self.update_checked({name: raw}, names_as="key")
+            except ConfigError as err:
+                problems.append(f"{err} (ignored)")
+        return problems
+
+    def query(self, defaults: "RunConfig") -> dict:
+        """The settings that differ from ``defaults``, as URL query strings."""
+        values = {}
+        torch_defaults = OptimizerSettings.with_defaults(self.optimizer)
+        for name in self.setting_names():
+            value = getattr(self, name)
+            if name == "activation" and len(set(value)) == 1:
+                value = value[:1]  # one name for all layers
+            if name in HYPERPARAMETERS and name != "learning_rate" and value == getattr(torch_defaults, name):
+                continue  # the optimizer's own default: the link need not carry it
+            if name in self.LINK_EXCLUDED or value == getattr(defaults, name):
+                continue
+            values[name] = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+        return values
+
     def to_dict(self) -> dict:
         """Plain JSON-ready values, keyed by setting name."""
         return {name: (list(v) if isinstance(v, list) else v)

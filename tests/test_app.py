@@ -202,3 +202,23 @@ def test_layer_statistics_follow_the_chosen_layer(app):
     assert sum(stats.weights.data["top"]) == 8 * 8
     assert np.mean(stats.gradients.data["left"]) > gradients_first + 1  # 10x larger gradients, or more
     assert "sigmoid: saturated" in stats.units.text
+
+
+def test_a_link_opens_its_setup_and_bad_entries_fall_back():
+    app = Playground(query={"dataset": "xor", "hidden": "3,3", "activation": "relu", "learning_rate": "0.1",
+                            "noise": "900", "optimizer": "<script>alert(1)</script>", "csv": "/etc/passwd",
+                            "bogus": "1"})
+    assert app.session.data.name == "xor" and app.session.spec.layer_sizes == (2, 3, 3, 1)
+    assert app.session.spec.activations == ("relu", "relu") and app.config.learning_rate == 0.1
+    assert app.config.noise == 0 and app.config.optimizer == "adam" and app.config.csv is None
+    notice = app.notice.object
+    assert "noise" in notice and "bogus" in notice and "csv" in notice
+    assert "<script>" not in notice  # shown as text, never as markup
+
+
+def test_the_setup_round_trips_through_the_query():
+    app = Playground(query={"dataset": "spiral", "hidden": "8,8", "learning_rate": "0.01"})
+    query = app.config.query(Playground().config)
+    assert query == {"dataset": "spiral", "hidden": "8,8", "learning_rate": "0.01"}
+    again = Playground(query=query)
+    assert again.config.to_dict() == app.config.to_dict()
