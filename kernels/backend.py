@@ -35,6 +35,12 @@ class Backend:
         self.state2 = np.zeros_like(self.params)
         self.step = 0  # optimizer steps taken (torch's state['step'])
 
+    def load_optimizer_state(self, state1: np.ndarray, state2: np.ndarray, step: int) -> None:
+        """Restore the optimizer's state (flat ``(P,)`` each, and its step count)."""
+        self.state1[:] = state1
+        self.state2[:] = state2
+        self.step = int(step)
+
     def get_params(self) -> np.ndarray:
         """A float64 copy of the flat parameter vector."""
         return np.array(self.params, dtype=np.float64)

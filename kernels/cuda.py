@@ -620,6 +620,12 @@ class CudaBackend(Backend):
         self._d_state2.copy_to_device(zeros)
         self.step = 0
 
+    def load_optimizer_state(self, state1: np.ndarray, state2: np.ndarray, step: int) -> None:
+        """Copy the optimizer's state to the device (flat ``(P,)`` each) and its step count."""
+        self._d_state1.copy_to_device(np.ascontiguousarray(state1, dtype=self.dtype))
+        self._d_state2.copy_to_device(np.ascontiguousarray(state2, dtype=self.dtype))
+        self.step = int(step)
+
     @property
     def params(self) -> np.ndarray:
         """Host copy of the flat parameters ``(P,)`` in the backend's dtype."""

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import html
+import io
+import json
 import math
 import os
 import time
@@ -29,6 +31,8 @@ from playground.config import HYPERPARAMETERS, ConfigError, RunConfig
 from playground.data import DataError, REGRESSION
 from playground.lessons import LESSONS
 from playground.session import Session
+from playground.snapshot import MAX_BYTES as MAX_SNAPSHOT_BYTES
+from playground.snapshot import SnapshotError, export_session, import_session
 from playground.views.boundary import BoundaryView
 from playground.views.data_picker import DataPicker
 from playground.views.gradient_chart import GradientNormChart
@@ -103,6 +107,7 @@ class Playground(pn.viewable.Viewer):
         self.layer_stats = LayerStats()
         self._landscape_due = 0.0  # perf_counter time after which the contours are redrawn
         self._landscape_busy = False
+        self._restoring = False  # True while an imported session's settings are applied
         self.network = NetworkDiagram(self.config)
         self.data_picker = DataPicker(self.config)
         self._build_widgets()
@@ -166,6 +171,12 @@ class Playground(pn.viewable.Viewer):
         self.copy_link = pn.widgets.Button(label="Copy link", width=100,
                                            description="Copy a link that opens this exact setup")
         self.copy_link.js_on_click(code="navigator.clipboard && navigator.clipboard.writeText(window.location.href)")
+        self.export_button = pn.widgets.FileDownload(callback=self.export_session, filename="nn-playground-session.json",
+                                                     label="Export session", width=150)
+        self.import_input = pn.widgets.FileInput(accept=".json", width=200, multiple=False)
+        self.import_input.param.watch(lambda e: e.new and self.import_session(e.new), "value")
+        self.history_download = pn.widgets.FileDownload(callback=self.history_csv, filename="loss-history.csv",
+                                                        label="Loss history (CSV)", width=150)
         self.regenerate.on_click(lambda e: self.config.param.update(seed=self.config.seed + 1))
         self.initialization = from_param(pn.widgets.Select, c.initialization, label="Initialization", width=110)
         self.features = pn.widgets.CheckButtonGroup.from_param(c.features, orientation="vertical", width=90,
@@ -184,6 +195,8 @@ class Playground(pn.viewable.Viewer):
         data_column = pn.Column(
             pn.pane.HTML("<h3>Data</h3>", margin=(0, 5)), self.data_picker, self.classes, self.train_ratio,
             self.noise, self.batch_size, pn.Row(self.seed, self.regenerate), self.initialization,
+            pn.pane.HTML("<h3>Save</h3>", margin=(10, 5, 0, 5)), pn.Row(self.export_button, self.history_download),
+            pn.pane.HTML("<small>Import a saved session:</small>", margin=(0, 5)), self.import_input,
             width=330, css_classes=["pg-column"])
         network_column = pn.Column(
             pn.pane.HTML("<h3>Network</h3>", margin=(0, 5)),
@@ -228,6 +241,39 @@ class Playground(pn.viewable.Viewer):
             values = self.config.query(default_config())
             location.search = "?" + urlencode(values) if values else ""
 
+    def history_csv(self) -> io.StringIO:
+        """The loss history as CSV: epoch,train_loss,test_loss."""
+        history = self.session.history
+        rows = ["epoch,train_loss,test_loss"] + [f"{e!r},{a!r},{b!r}" for e, a, b in zip(
+            history["epoch"], history["train_loss"], history["test_loss"])]
+        return io.StringIO("\n".join(rows) + "\n")
+
+    def export_session(self) -> io.StringIO:
+        """The session as versioned JSON, for the Export download."""
+        return io.StringIO(json.dumps(export_session(self.session)))
+
+    def import_session(self, raw: bytes) -> None:
+        """Continue a session from an exported file; a bad file changes nothing."""
+        try:
+            if len(raw) > MAX_SNAPSHOT_BYTES:
+                raise SnapshotError(f"this file is larger than {MAX_SNAPSHOT_BYTES // 1_000_000} MB")
+            try:
+                snapshot = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as err:
+                raise SnapshotError(f"this file is not JSON ({err})") from None
+            session = import_session(snapshot)
+        except (SnapshotError, ConfigError, DataError) as err:
+            self.notice.object = f"<span class='error'>Import failed: {html.escape(str(err))}</span>"
+            return
+        self.pause()
+        self._restoring = True
+        try:
+            self.config.update_checked(session.config.to_dict(), names_as="key")
+        finally:
+            self._restoring = False
+        session.config = self.config  # same values; the widgets stay bound to this one
+        self._install_session(session, notice=f"Imported: continuing at epoch {session.epoch:g}.")
+
     def start_lesson(self, title: str) -> None:
         """Set everything up for a lesson, and say what to look at."""
         lesson = LESSONS.get(title)
@@ -238,11 +284,14 @@ class Playground(pn.viewable.Viewer):
         self.notice.object = f"<b>{lesson.title}.</b> {lesson.text}"
 
     def _on_optimizer_change(self, event) -> None:
-        for name in HYPERPARAMETERS[1:]:  # back to this optimizer's torch defaults
-            setattr(self.config, name, None)
+        if not self._restoring:  # a user's choice: this optimizer's torch defaults
+            for name in HYPERPARAMETERS[1:]:
+                setattr(self.config, name, None)
         self._show_optimizer_hyperparameters()
 
     def _on_structure_change(self, *events) -> None:
+        if self._restoring:
+            return  # an imported session arrives whole
         changed = {e.name for e in events}
         names = ", ".join(sorted({FRIENDLY_NAMES.get(n, n.replace("_", " ")) for n in changed}))
         if changed & {"dataset", "classes", "csv"}:
@@ -274,7 +323,7 @@ class Playground(pn.viewable.Viewer):
         self.gradient_chart.set_session(session)
         self.layer_stats.set_session(session)
         self.landscape.clear()
-        self.loss_chart.clear()
+        self.loss_chart.clear(session.history)
         self.notice.object = notice
         self._show(session.frame(boundary=True, gradient=True), (session.neuron_maps(), session.unit_fractions()))
 

@@ -67,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train a network and print the losses")
     train.add_argument("--config", help="JSON file of settings (same names, with underscores)")
     train.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    train.add_argument("--save", metavar="FILE", help="save the session (weights, optimizer state, history) as JSON")
+    train.add_argument("--resume", metavar="FILE", help="continue a saved session for --epochs more epochs")
     _add_setting_flags(train)
 
     data = commands.add_parser("data", help="write a data set as CSV (x1,x2,label,split)")
@@ -104,23 +106,12 @@ def _finite_or_none(value):
 def run_train(args) -> int:
     from .session import Session
 
-    values = RunConfig.load_json(args.config) if args.config else {}
-    try:
-        from_file = RunConfig.convert_values(values, show=repr)
-    except ConfigError as err:
-        raise ConfigError(f"in {args.config}: {err}") from None
-    from_flags = RunConfig.convert_values(_given_settings(args))
-
-    def show(name):  # name a setting where the user wrote it
-        return f"{name!r} (in {args.config})" if name in from_file and name not in from_flags else flag(name)
-
-    config = RunConfig()
-    # Flags override the file; the combination is checked once, as a whole.
-    config.apply_checked({**from_file, **from_flags}, show)
     started = time.perf_counter()
-    session = Session(config)
+    session = _resumed_session(args) if args.resume else Session(_train_config(args))
+    config = session.config
     show_progress = not args.json and sys.stderr.isatty()
     total = config.epochs * session.steps_per_epoch
+    first_step = session.step
     chunk = max(1, min(total // 100 or 1, 20 * session.steps_per_epoch))
     frame = session.advance(0, boundary=False)
     done = 0
@@ -132,11 +123,17 @@ def run_train(args) -> int:
             width = 30
             filled = int(width * done / total)
             sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] epoch {frame.epoch:.0f}"
-                             f"/{config.epochs}  train loss {frame.train_loss:.4f}")
+                             f"/{(first_step + total) / session.steps_per_epoch:.0f}  train loss {frame.train_loss:.4f}")
             sys.stderr.flush()
     if show_progress:
         sys.stderr.write("\n")
     seconds = time.perf_counter() - started
+    if args.save:
+        from .snapshot import save
+        try:
+            save(session, args.save)
+        except OSError as err:
+            raise UsageError(f"cannot write --save {args.save}: {err.strerror or err}") from None
     summary = {
         "epochs": round(frame.epoch, 6), "steps": frame.step,
         "train_loss": _finite_or_none(frame.train_loss), "test_loss": _finite_or_none(frame.test_loss),
@@ -160,6 +157,46 @@ def run_train(args) -> int:
     if frame.diverged:
         print(frame.message)
     return 0
+
+
+# Settings that a resumed session may change (the rest would make it another network).
+RESUMABLE = ("epochs", "backend", "optimizer", "regularization", "reg_rate", *HYPERPARAMETERS)
+
+
+def _train_config(args) -> RunConfig:
+    """The config of a fresh run: defaults < --config file < flags, checked as a whole."""
+    values = RunConfig.load_json(args.config) if args.config else {}
+    try:
+        from_file = RunConfig.convert_values(values, show=repr)
+    except ConfigError as err:
+        raise ConfigError(f"in {args.config}: {err}") from None
+    from_flags = RunConfig.convert_values(_given_settings(args))
+
+    def show(name):  # name a setting where the user wrote it
+        return f"{name!r} (in {args.config})" if name in from_file and name not in from_flags else flag(name)
+
+    config = RunConfig()
+    # Flags override the file; the combination is checked once, as a whole.
+    config.apply_checked({**from_file, **from_flags}, show)
+    return config
+
+
+def _resumed_session(args):
+    """The session saved in ``--resume FILE``, with the flags a resumed run may change."""
+    from .snapshot import SnapshotError, load
+
+    given = _given_settings(args)
+    fixed = [flag(n) for n in given if n not in RESUMABLE]
+    if fixed or args.config:
+        what = ", ".join(fixed + (["--config"] if args.config else []))
+        raise UsageError(f"{what} cannot change a resumed session; only "
+                         f"{', '.join(flag(n) for n in RESUMABLE)} can")
+    try:
+        session = load(args.resume, backend=given.get("backend"))
+    except SnapshotError as err:
+        raise UsageError(str(err)) from None
+    session.config.update_checked({k: v for k, v in given.items() if k != "backend"})
+    return session
 
 
 def run_data(args) -> int:

@@ -226,6 +226,8 @@ class RunConfig(param.Parameterized):
             raise ConfigError(f"config file {path} is not valid JSON: {err.msg} at line {err.lineno}") from None
         if not isinstance(values, dict):
             raise ConfigError(f"config file {path} must hold one JSON object of settings")
+        if values.get("format") == "nn-playground-session":  # a saved session: its settings
+            values = {k: v for k, v in values.get("settings", {}).items() if k != "csv"}
         return values
 
 

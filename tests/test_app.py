@@ -1,5 +1,7 @@
 """The app's logic without a browser: what a click or a setting does to the session and
 to the data sources the browser draws from."""
+import json
+
 import numpy as np
 import pytest
 
@@ -222,3 +224,37 @@ def test_the_setup_round_trips_through_the_query():
     assert query == {"dataset": "spiral", "hidden": "8,8", "learning_rate": "0.01"}
     again = Playground(query=query)
     assert again.config.to_dict() == app.config.to_dict()
+
+
+def test_export_then_import_continues_at_the_same_epoch_and_weights():
+    source = Playground(query={"dataset": "spiral", "hidden": "5,3", "optimizer": "rmsprop", "alpha": "0.9"})
+    for _ in range(3):
+        source._step_once()
+    exported = source.export_session().getvalue().encode()
+    target = Playground()
+    target.import_session(exported)
+    assert target.session.epoch == 3 and target.session.spec.layer_sizes == (2, 5, 3, 1)
+    np.testing.assert_array_equal(target.session.backend.get_params(), source.session.backend.get_params())
+    assert target.config.optimizer == "rmsprop" and target.config.alpha == 0.9  # not reset to defaults
+    assert target.hyper_widgets["alpha"].value == 0.9
+    assert "continuing at epoch 3" in target.notice.object
+    assert len(target.loss_chart.source.data["epoch"]) == 4
+    source._step_once()
+    target._step_once()
+    np.testing.assert_array_equal(target.session.backend.get_params(), source.session.backend.get_params())
+
+
+def test_a_bad_import_changes_nothing(app):
+    app._step_once()
+    before = app.session
+    app.import_session(b"{not json")
+    assert app.session is before and "Import failed" in app.notice.object
+    app.import_session(json.dumps({"format": "nn-playground-session", "version": 1, "settings": {}}).encode())
+    assert app.session is before and "Import failed" in app.notice.object
+
+
+def test_loss_history_downloads_as_csv(app):
+    app._step_once()
+    lines = app.history_csv().getvalue().strip().splitlines()
+    assert lines[0] == "epoch,train_loss,test_loss" and len(lines) == 3
+    assert float(lines[-1].split(",")[0]) == 1.0

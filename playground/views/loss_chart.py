@@ -54,9 +54,15 @@ class LossChart(pn.viewable.Viewer):
         self.panes["linear"].visible = not self.log_scale
         self.panes["log"].visible = self.log_scale
 
-    def clear(self) -> None:
+    def clear(self, history: dict | None = None) -> None:
+        """Empty the chart, or start it from a session's ``history`` (epoch/train_loss/test_loss)."""
         self.source.data = dict(epoch=[], train=[], test=[])
         self._top, self._bottom = 1e-9, math.inf
+        if history and len(history["epoch"]) > 1:
+            points = zip(history["epoch"][:-1], history["train_loss"][:-1], history["test_loss"][:-1])
+            for epoch, train, test in list(points)[-MAX_POINTS:]:
+                if math.isfinite(train):
+                    self.source.stream(dict(epoch=[epoch], train=[train], test=[test]), rollover=MAX_POINTS)
 
     def show(self, frame: Frame) -> None:
         """Stream one point (non-finite losses are not drawn) and adjust the ranges."""
