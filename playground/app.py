@@ -43,6 +43,14 @@ from playground.views.loss_chart import LossChart
 from playground.views.network import NetworkDiagram
 
 TITLE = "nn-playground"
+EMBED_PANELS = ("boundary", "loss", "network", "gradients", "landscape", "controls")
+DEFAULT_EMBED_PANELS = ("boundary", "loss")
+EMBED_SNIPPET_JS = """
+const url = new URL(window.location.href);
+url.searchParams.set('embed', 'true');
+const snippet = `<iframe src="${url.href}" width="760" height="520" style="border:0"></iframe>`;
+if (navigator.clipboard) { navigator.clipboard.writeText(snippet); }
+"""
 LANDSCAPE_PERIOD_S = 1.0  # redraw the loss contours around the path at most this often
 FRAME_PERIOD_MS = 40  # ask for 25 frames/s; a frame that takes longer just delays the next
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -86,10 +94,19 @@ class Playground(pn.viewable.Viewer):
     speed = param.Selector(default="1 epoch", objects=list(EPOCHS_PER_FRAME), doc="epochs per frame")
     playing = param.Boolean(default=False)
 
-    def __init__(self, config: RunConfig | None = None, query: dict | None = None, **params):
-        super().__init__(**params)
+    def __init__(self, config: RunConfig | None = None, query: dict | None = None, embed: bool = False,
+                 panels: list[str] | None = None, **settings):
+        """``settings``: any RunConfig setting by name (``Playground(dataset="spiral",
+        hidden=[8, 8])`` in a notebook); ``query``: a page's URL query, applied leniently;
+        ``embed``: the compact layout for an iframe, showing ``panels`` (see EMBED_PANELS)."""
+        own = {k: settings.pop(k) for k in list(settings) if k in self.param}
+        super().__init__(**own)
         self.config = config or default_config()
+        if settings:
+            self.config.update_checked(settings, names_as="key")  # from code: refuse, loudly
         link_problems = self.config.apply_query(query or {})
+        self.embed = embed
+        self.panels = [p for p in (panels or DEFAULT_EMBED_PANELS) if p in EMBED_PANELS]
         try:
             self.session = Session(self.config)
         except (ConfigError, DataError, BackendUnavailable) as err:  # a link that does not add up
@@ -177,6 +194,9 @@ class Playground(pn.viewable.Viewer):
         self.import_input.param.watch(lambda e: e.new and self.import_session(e.new), "value")
         self.history_download = pn.widgets.FileDownload(callback=self.history_csv, filename="loss-history.csv",
                                                         label="Loss history (CSV)", width=150)
+        self.copy_embed = pn.widgets.Button(label="Copy embed code", width=140,
+                                            description="Copy an iframe snippet for a course page")
+        self.copy_embed.js_on_click(code=EMBED_SNIPPET_JS)
         self.regenerate.on_click(lambda e: self.config.param.update(seed=self.config.seed + 1))
         self.initialization = from_param(pn.widgets.Select, c.initialization, label="Initialization", width=110)
         self.features = pn.widgets.CheckButtonGroup.from_param(c.features, orientation="vertical", width=90,
@@ -184,12 +204,14 @@ class Playground(pn.viewable.Viewer):
         self._show_optimizer_hyperparameters()
 
     def _build_layout(self):
+        if self.embed:
+            return self._embedded_layout()
         header = pn.FlexBox(
             pn.Row(self.reset_button, self.play_button, self.step_button, margin=(18, 0, 0, 0)),
             pn.pane.Bokeh(self.epoch_div, margin=(10, 12)),
             self.learning_rate, self.optimizer, *self.hyper_widgets.values(), self.loss,
             self.regularization, self.reg_rate, self.speed_select, self.lesson,
-            pn.Row(self.copy_link, margin=(18, 0, 0, 0)),
+            pn.Row(self.copy_link, self.copy_embed, margin=(18, 0, 0, 0)),
             pn.pane.HTML("<a href='./race' target='_blank'>Optimizer race →</a>", margin=(30, 10)),
             css_classes=["pg-header"], sizing_mode="stretch_width", margin=0, align_items="flex-start")
         data_column = pn.Column(
@@ -210,8 +232,27 @@ class Playground(pn.viewable.Viewer):
         return pn.Column(header, self.notice, pn.Row(data_column, network_column, output_column),
                          sizing_mode="stretch_width")
 
+    def _embedded_layout(self):
+        """Compact, for an iframe in a course page: the run controls and chosen pictures."""
+        pictures = {
+            "boundary": self.boundary, "loss": pn.Column(pn.pane.Bokeh(self.loss_div), self.loss_chart),
+            "network": self.network, "gradients": self.gradient_chart, "landscape": self.landscape,
+            "controls": pn.Column(self.learning_rate, self.optimizer, self.lesson),
+        }
+        controls = pn.Row(self.reset_button, self.play_button, self.step_button,
+                          pn.pane.Bokeh(self.epoch_div, margin=(0, 12)))
+        return pn.Column(controls, self.notice, pn.FlexBox(*[pictures[p] for p in self.panels]),
+                         css_classes=["pg-embed"])
+
     def __panel__(self):
         return self._layout
+
+    def step(self, epochs: int = 1) -> None:
+        """Train ``epochs`` epochs from code (a notebook); the views follow."""
+        self.pause()
+        frame, extras = self._compute(self.session, max(0, int(epochs)) * self.session.steps_per_epoch)
+        self._show(frame, extras)
+        self._refresh_landscape()
 
     # ------------------------------------------------------------------ settings
     def _set_hyperparameter(self, name: str, value) -> None:
@@ -472,7 +513,9 @@ def create_app() -> pn.viewable.Viewable:
     pn.extension(raw_css=[_css()])
     arguments = pn.state.session_args or {}
     query = {k: v[-1].decode("utf-8", "replace") for k, v in arguments.items() if v}
-    app = Playground(query=query)
+    embed = query.pop("embed", "").lower() in ("1", "true", "yes")
+    panels = [p.strip() for p in query.pop("panels", "").split(",") if p.strip()] or None
+    app = Playground(query=query, embed=embed, panels=panels)
     if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
         pn.state.on_session_destroyed(lambda context: app.close())
     return app

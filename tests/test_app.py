@@ -258,3 +258,23 @@ def test_loss_history_downloads_as_csv(app):
     lines = app.history_csv().getvalue().strip().splitlines()
     assert lines[0] == "epoch,train_loss,test_loss" and len(lines) == 3
     assert float(lines[-1].split(",")[0]) == 1.0
+
+
+def test_notebook_api_builds_from_settings_and_steps():
+    from playground import Playground as Exported
+
+    pg = Exported(dataset="spiral", hidden=[8, 8], learning_rate=0.03)
+    assert pg.session.spec.layer_sizes == (2, 8, 8, 1)
+    pg.step(20)
+    assert pg.session.epoch == 20 and "000,020" in pg.epoch_div.text
+    with pytest.raises(Exception, match="noise"):
+        Exported(noise=99)
+
+
+def test_embed_layout_shows_only_the_chosen_panels():
+    pg = Playground(embed=True, panels=["boundary", "nonsense"])
+    assert pg.panels == ["boundary"]
+    layout = pg.__panel__()
+    assert pg.play_button in layout.objects[0].objects
+    shown = layout.objects[2].objects
+    assert len(shown) == 1 and shown[0] is pg.boundary.__panel__()
