@@ -422,6 +422,9 @@ class Playground(pn.viewable.Viewer):
     async def _tick(self) -> None:
         if not self.playing:
             return
+        if not _page_connected():
+            self.pause()  # the tab is gone: stop now, not when the session expires
+            return
         session = self.session
         loop = asyncio.get_running_loop()
         frame, extras = await loop.run_in_executor(_EXECUTOR, self._compute, session, self._steps_per_frame())
@@ -501,6 +504,13 @@ class Playground(pn.viewable.Viewer):
             text += (f"<div>Accuracy: training {frame.train_accuracy:.1%} · test "
                      f"{frame.test_accuracy:.1%}</div>" if frame.test_accuracy is not None else "")
         return text + "</div>"
+
+
+def _page_connected() -> bool:
+    """False once the browser tab of the current session has no open websocket."""
+    context = pn.state.curdoc.session_context if pn.state.curdoc is not None else None
+    session = getattr(context, "_session", None)  # bokeh's ServerSession; absent outside a server
+    return session is None or session.connection_count > 0
 
 
 def _css() -> str:
