@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", default="5006", help="port to listen on (default: 5006)")
     serve.add_argument("--address", default=None, help="address to listen on (default: all)")
     serve.add_argument("--show", action="store_true", help="open the page in a browser")
+    serve.add_argument("--num-procs", default="1", help="server processes (a room: 2 on a 2-core machine)")
+    serve.add_argument("--allow-websocket-origin", action="append", default=None, metavar="HOST[:PORT]",
+                       help="another host name pages may be opened under (repeatable)")
     return parser
 
 
@@ -262,9 +265,16 @@ def run_serve(args) -> int:
             raise ValueError
     except ValueError:
         raise UsageError(f"--port must be a whole number from 1 to 65535, got {args.port!r}") from None
+    try:
+        num_procs = int(args.num_procs)
+        if not 1 <= num_procs <= 64:
+            raise ValueError
+    except ValueError:
+        raise UsageError(f"--num-procs must be a whole number from 1 to 64, got {args.num_procs!r}") from None
     print(f"nn-playground: serving at http://localhost:{port}/ (Ctrl+C stops)", file=sys.stderr)
     try:
-        serve(port=port, address=args.address, show=args.show)
+        serve(port=port, address=args.address, show=args.show, num_procs=num_procs,
+              allow_websocket_origin=args.allow_websocket_origin or [])
     except OSError as err:
         raise UsageError(f"cannot listen on port {port}: {err.strerror or err}; try another --port") from None
     return 0
