@@ -174,7 +174,7 @@ def test_descent_path_on_the_loss_landscape(app):
     assert path["x"][-1] == pytest.approx(0.0, abs=1e-9) and path["y"][-1] == pytest.approx(0.0, abs=1e-9)
     x_range = app.landscape.figure.x_range
     assert x_range.start < min(path["x"]) and max(path["x"]) < x_range.end
-    assert "variance" in app.landscape.figure.title.text
+    assert "of variance" in app.landscape.figure.title.text
 
 
 def test_landscape_loss_matches_the_session_at_the_plane_origin(app):

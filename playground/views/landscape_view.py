@@ -75,4 +75,4 @@ class LandscapeView(pn.viewable.Viewer):
         self.head.data = dict(x=[result.path[-1, 0]], y=[result.path[-1, 1]])
         self.figure.x_range.update(start=result.xs[0], end=result.xs[-1])
         self.figure.y_range.update(start=result.ys[0], end=result.ys[-1])
-        self.figure.title.text = f"Descent path (PCA plane: {result.explained:.0%} of the path's variance)"
+        self.figure.title.text = f"Descent path (PCA plane, {result.explained:.0%} of variance)"
