@@ -19,7 +19,7 @@ from kernels import ACTIVATIONS, BACKENDS, INITIALIZATIONS, LOSSES, NetworkSpec,
 from kernels.optimizers import OWN_HYPERPARAMETERS, OptimizerSettings
 from kernels.surfaces import SURFACES
 
-from .data import CLASSIFICATION, DATASETS, FEATURES, MAX_CLASSES, REGRESSION
+from .data import DATASETS, FEATURES, MAX_CLASSES, REGRESSION
 
 PLAYGROUND_MAX_NEURONS = 8
 WIDE_MAX_NEURONS = 1024
@@ -215,20 +215,28 @@ class RunConfig(param.Parameterized):
     @classmethod
     def load_json(cls, path) -> dict:
         """Raw values from a JSON config file; ConfigError when it cannot be read."""
-        path = Path(path)
-        try:
-            values = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"config file {path} not found") from None
-        except (OSError, UnicodeDecodeError) as err:
-            raise ConfigError(f"cannot read config file {path}: {err}") from None
-        except json.JSONDecodeError as err:
-            raise ConfigError(f"config file {path} is not valid JSON: {err.msg} at line {err.lineno}") from None
+        values = read_json_file(path, "config file")
         if not isinstance(values, dict):
             raise ConfigError(f"config file {path} must hold one JSON object of settings")
         if values.get("format") == "nn-playground-session":  # a saved session: its settings
             values = {k: v for k, v in values.get("settings", {}).items() if k != "csv"}
         return values
+
+
+def read_json_file(path, what: str, error=ConfigError, max_bytes: int | None = None):
+    """The parsed contents of a JSON file; ``error`` with one line saying what is wrong
+    (``what`` names the file's role, like "config file")."""
+    path = Path(path)
+    try:
+        if max_bytes is not None and path.stat().st_size > max_bytes:
+            raise error(f"{what} {path} is larger than {max_bytes // 1_000_000} MB")
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise error(f"{what} {path} not found") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise error(f"cannot read {what} {path}: {err}") from None
+    except json.JSONDecodeError as err:
+        raise error(f"{what} {path} is not valid JSON: {err.msg} at line {err.lineno}") from None
 
 
 def _convert(parameter, raw, shown: str):

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from kernels import initial_parameters, make_backend
 from kernels import losses
 
-from .config import ConfigError, RunConfig
-from .data import DATA_RANGE, DataError, DataSet, feature_matrix, generate, load_csv
+from .config import RunConfig
+from .data import DATA_RANGE, DataSet, feature_matrix, generate, load_csv
 
 GRID_SIZE = 100  # the boundary heatmap is GRID_SIZE x GRID_SIZE
 THUMBNAIL_SIZE = 24  # each neuron's output over the plane, for the network diagram

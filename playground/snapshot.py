@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import ConfigError, RunConfig
+from .config import ConfigError, RunConfig, read_json_file
 from .data import DataSet
 from .session import Session
 
@@ -116,15 +116,5 @@ def save(session: Session, path) -> None:
 
 
 def load(path, backend: str | None = None) -> Session:
-    path = Path(path)
-    try:
-        if path.stat().st_size > MAX_BYTES:
-            _fail(f"is larger than {MAX_BYTES // 1_000_000} MB")
-        snapshot = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise SnapshotError(f"session file {path} not found") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise SnapshotError(f"cannot read session file {path}: {err}") from None
-    except json.JSONDecodeError as err:
-        raise SnapshotError(f"session file {path} is not valid JSON: {err.msg} at line {err.lineno}") from None
-    return import_session(snapshot, backend)
+    """The session saved in ``path``; SnapshotError says what is wrong with the file."""
+    return import_session(read_json_file(path, "session file", SnapshotError, MAX_BYTES), backend)

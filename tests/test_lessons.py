@@ -1,7 +1,6 @@
 """Every lesson preset must actually show its effect: each is run headless and its claim
 checked in numbers."""
 import numpy as np
-import pytest
 
 from playground.config import RunConfig
 from playground.lessons import LESSONS

@@ -1,5 +1,4 @@
 """The optimizer race page, without a browser."""
-import math
 from types import SimpleNamespace
 
 import numpy as np

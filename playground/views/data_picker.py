@@ -4,7 +4,6 @@ from __future__ import annotations
 import io
 from functools import lru_cache
 
-import numpy as np
 import panel as pn
 from PIL import Image
 
