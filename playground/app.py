@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import threading
 import io
 import json
 import math
@@ -24,7 +25,7 @@ from urllib.parse import urlencode
 import numpy as np
 import panel as pn
 import param
-from bokeh.models import Div, InlineStyleSheet
+from bokeh.models import CustomJS, Div, InlineStyleSheet
 
 from kernels import BackendUnavailable
 from playground.config import HYPERPARAMETERS, ConfigError, RunConfig
@@ -51,6 +52,10 @@ url.searchParams.set('embed', 'true');
 const snippet = `<iframe src="${url.href}" width="760" height="520" style="border:0"></iframe>`;
 if (navigator.clipboard) { navigator.clipboard.writeText(snippet); }
 """
+FRAME_ACK_JS = "requestAnimationFrame(() => { ack.tags = [cb_obj.tags[0]]; });"
+SECONDARY_EVERY = 3  # frames per redraw of the diagram, gradient charts and path while playing
+FRAMES_IN_FLIGHT = 2  # frames sent but not yet drawn: enough to hide the round trip, no backlog
+FRAME_ACK_TIMEOUT_S = 2.0  # a page that acknowledges nothing this long gets the next frame anyway
 LANDSCAPE_PERIOD_S = 1.0  # redraw the loss contours around the path at most this often
 FRAME_PERIOD_MS = 40  # ask for 25 frames/s; a frame that takes longer just delays the next
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -125,6 +130,9 @@ class Playground(pn.viewable.Viewer):
         self._landscape_due = 0.0  # perf_counter time after which the contours are redrawn
         self._landscape_busy = False
         self._restoring = False  # True while an imported session's settings are applied
+        self._session_lock = threading.Lock()  # one advance at a time on this user's session
+        self._generation = 0  # bumped by Step/Reset/new session: older frames in flight are dropped
+        self._computing = False
         self.network = NetworkDiagram(self.config)
         self.data_picker = DataPicker(self.config)
         self._build_widgets()
@@ -147,10 +155,20 @@ class Playground(pn.viewable.Viewer):
         self.step_button.on_click(lambda e: self._step_once())
         self.reset_button.on_click(lambda e: self.reset())
         sheet = [InlineStyleSheet(css=READOUT_CSS)]
-        self.epoch_div = Div(text="", name="epoch_readout", width=150, stylesheets=sheet)
-        self.loss_div = Div(text="", name="loss_readout", width=330, stylesheets=sheet)
-        self.status_div = Div(text="", name="status_readout", width=330, stylesheets=sheet)
+        # Fixed sizes: text that changes every frame must not make the browser re-layout the page.
+        self.epoch_div = Div(text="", name="epoch_readout", width=150, height=50, stylesheets=sheet)
+        self.loss_div = Div(text="", name="loss_readout", width=330, height=72, stylesheets=sheet)
+        self.status_div = Div(text="", name="status_readout", width=330, height=22, stylesheets=sheet)
+        # Pacing: each frame carries a number (epoch_div.tags); when the page has drawn it,
+        # the browser echoes it back (status_div.tags). A new frame is only sent after that,
+        # so a slow page never builds a backlog (see FRAME_ACK_TIMEOUT_S).
+        self.epoch_div.js_on_change("tags", CustomJS(args=dict(ack=self.status_div), code=FRAME_ACK_JS))
+        self.status_div.on_change("tags", self._on_frame_drawn)
+        self._frames_sent = 0
+        self._frames_drawn = 0
+        self._last_sent_at = 0.0
         self.notice = pn.pane.HTML("", css_classes=["notice"], margin=(0, 10), min_height=24,
+                                   stylesheets=[".error { color: #b00020; font-weight: bold; }"],
                                    sizing_mode="stretch_width")
 
         def from_param(widget, parameter, **kw):
@@ -177,11 +195,12 @@ class Playground(pn.viewable.Viewer):
         self.lesson = pn.widgets.Select(label="Lessons", options=["Choose a lesson…", *LESSONS], width=190)
         self.lesson.param.watch(lambda e: self.start_lesson(e.new), "value")
         self.speed_select = pn.widgets.Select.from_param(self.param.speed, label="Speed (per frame)", width=120)
-        self.noise = from_param(pn.widgets.FloatSlider, c.noise, label="Noise", start=0, end=50, step=5,
+        self.noise = from_param(pn.widgets.FloatSlider, c.noise, label="Noise", start=0, end=50, step=5, css_classes=["noise-slider"],
                                 format="0")
-        self.train_ratio = from_param(pn.widgets.FloatSlider, c.train_ratio, label="Ratio of training data (%)",
+        self.train_ratio = from_param(pn.widgets.FloatSlider, c.train_ratio, label="Ratio of training data (%)", css_classes=["ratio-slider"],
                                       start=10, end=90, step=10, format="0")
-        self.batch_size = from_param(pn.widgets.IntSlider, c.batch_size, label="Batch size", start=1, end=30)
+        self.batch_size = from_param(pn.widgets.IntSlider, c.batch_size, label="Batch size", start=1, end=30,
+                                     css_classes=["batch-slider"])
         self.classes = from_param(pn.widgets.IntSlider, c.classes, label="Classes (blobs)")
         self.seed = from_param(pn.widgets.IntInput, c.seed, label="Seed", width=100)
         self.regenerate = pn.widgets.Button(label="Regenerate", width=100, description="New random data")
@@ -353,6 +372,7 @@ class Playground(pn.viewable.Viewer):
                 self.config.loss = options[0]
 
     def _install_session(self, session: Session, notice: str) -> None:
+        self._generation += 1
         self.session = session
         options = valid_losses(session.n_classes)
         if self.loss.options != options:
@@ -400,9 +420,12 @@ class Playground(pn.viewable.Viewer):
         self.pause()
 
     def reset(self) -> None:
-        """New weights, epoch 0, same settings."""
+        """Stop; new weights, epoch 0, same settings."""
+        self.pause()
+        self._generation += 1
         self._resets = getattr(self, "_resets", 0) + 1
-        self.session.reset(reseed=self._resets)
+        with self._session_lock:
+            self.session.reset(reseed=self._resets)
         self.loss_chart.clear()
         self.landscape.clear()
         self.gradient_chart.set_session(self.session)
@@ -415,21 +438,41 @@ class Playground(pn.viewable.Viewer):
 
     @staticmethod
     def _compute(session: Session, n_steps: int):
-        """Runs in a worker thread: train, then gather what the views show."""
+        """Train, then gather what the views show (in a worker thread while playing)."""
         frame = session.advance(n_steps, boundary=True, gradient=True)
         return frame, (session.neuron_maps(), session.unit_fractions())
 
+    def _compute_locked(self, session: Session, n_steps: int):
+        """:meth:`_compute` holding this playground's session lock: a Step or Reset
+        clicked meanwhile waits for it instead of touching the same weights."""
+        with self._session_lock:
+            return self._compute(session, n_steps)
+
+    def _on_frame_drawn(self, attr, old, new) -> None:
+        if new:
+            self._frames_drawn = max(self._frames_drawn, int(new[0]))
+
+    def _page_is_behind(self) -> bool:
+        """True while the page is FRAMES_IN_FLIGHT frames behind (and not for long)."""
+        waiting = self._frames_sent - self._frames_drawn >= FRAMES_IN_FLIGHT
+        return waiting and time.perf_counter() - self._last_sent_at < FRAME_ACK_TIMEOUT_S
+
     async def _tick(self) -> None:
-        if not self.playing:
+        if not self.playing or self._computing or self._page_is_behind():
             return
         if not _page_connected():
             self.pause()  # the tab is gone: stop now, not when the session expires
             return
-        session = self.session
+        session, generation = self.session, self._generation
         loop = asyncio.get_running_loop()
-        frame, extras = await loop.run_in_executor(_EXECUTOR, self._compute, session, self._steps_per_frame())
-        if session is not self.session or not self.playing:
-            return  # the network changed meanwhile; this frame is stale
+        self._computing = True
+        try:
+            frame, extras = await loop.run_in_executor(_EXECUTOR, self._compute_locked, session,
+                                                       self._steps_per_frame())
+        finally:
+            self._computing = False
+        if session is not self.session or generation != self._generation or not self.playing:
+            return  # the network changed, or was reset, meanwhile: this frame is stale
         self._show(frame, extras)
         if time.perf_counter() >= self._landscape_due:
             self._refresh_landscape(background=True)
@@ -465,7 +508,8 @@ class Playground(pn.viewable.Viewer):
             self.pause()
         if self.session.diverged:
             return
-        frame, extras = self._compute(self.session, self.session.steps_per_epoch)
+        self._generation += 1  # a frame still in flight from Play is stale now
+        frame, extras = self._compute_locked(self.session, self.session.steps_per_epoch)
         self._show(frame, extras)
         self._refresh_landscape()
 
@@ -473,6 +517,9 @@ class Playground(pn.viewable.Viewer):
     def _show(self, frame, extras) -> None:
         """Draw a frame; ``extras`` = (neuron maps, (saturated, dead) fractions)."""
         maps, fractions = extras
+        self._frames_sent += 1
+        self._last_sent_at = time.perf_counter()
+        self.epoch_div.tags = [self._frames_sent]
         now = time.perf_counter()
         started, first_step = self._rate_window
         if now - started >= 1.0:
@@ -484,11 +531,14 @@ class Playground(pn.viewable.Viewer):
                                 f"<b>{self.session.backend.name}</b> · "
                                 f"{'-'.join(map(str, self.session.spec.layer_sizes))} {self.session.loss}</div>")
         self.boundary.show(frame)
-        self.landscape.record(frame.params)
         self.loss_chart.show(frame)
-        self.gradient_chart.show(frame)
-        self.network.show(frame, maps, self.session.loss)
-        self.layer_stats.show(frame, fractions)
+        # The secondary pictures cost the browser as much as the main ones: while
+        # playing they are redrawn every SECONDARY_EVERY-th frame.
+        if not self.playing or self._frames_sent % SECONDARY_EVERY == 0:
+            self.landscape.record(frame.params)
+            self.gradient_chart.show(frame)
+            self.network.show(frame, maps, self.session.loss)
+            self.layer_stats.show(frame, fractions)
         if frame.diverged:
             self.pause()
             self.notice.object = f"<span class='error'>{frame.message}</span>"
@@ -496,7 +546,9 @@ class Playground(pn.viewable.Viewer):
     @staticmethod
     def _loss_text(frame) -> str:
         def number(x):
-            return f"{x:.3f}" if math.isfinite(x) else "—"
+            if not math.isfinite(x):
+                return "—"
+            return f"{x:.3f}" if abs(x) < 1000 else f"{x:.3g}"
 
         text = (f"<div class='losses'><div>Test loss <b class='test-loss'>{number(frame.test_loss)}</b></div>"
                 f"<div>Training loss <b class='train-loss'>{number(frame.train_loss)}</b></div>")

@@ -10,17 +10,21 @@ Prints:
   callback, i.e. in the frame that paints them.
 - playing at the default speed for --play-seconds: how many updates the page *received*
   (Bokeh change events on the epoch readout), how many it *showed* (animation frames in which
-  the epoch text or the boundary image differ from the previous animation frame: what a user
-  can see, at most one per painted frame), painted frames/s, epochs shown per second, the
-  browser's main-thread time in long tasks (>50 ms), and websocket messages and bytes.
-- click latency while training, median (and max) over --repeats tries: from the input event
-  in the page (pointerdown / keydown, captured on window) until the page shows the effect:
-  Pause -> the button reads "Play"; Play -> it reads "Pause", and the epoch moves again;
-  Noise slider (one arrow-key step) -> new training points; Speed select (1 -> 5 epochs) ->
-  an epoch step of 5 in the readout. The learning-rate select has no effect of its own on
-  the page, so for it the figure is the time until the next frame arrives (a lower bound).
-  Every time is on the page's clock (performance.now()); an effect is timed by a Bokeh change
-  listener, so it is when the browser applied the server's message, before that frame paints.
+  the epoch text, or the text or the boundary image, differ from the previous animation frame:
+  what a user can see, at most one per painted frame), painted frames/s (and, for comparison,
+  idle before Play), epochs shown per second, the browser's main-thread time in long tasks
+  (>50 ms), and websocket messages and bytes.
+- latency while training, median (and max) over --repeats tries, from the moment this
+  script issues the input until the page shows its effect: Pause -> the button reads "Play"
+  (and how many more epochs the page showed after the click: the backlog); Play -> it reads
+  "Pause", and the epoch moves again; Noise slider (one arrow-key step) -> new training
+  points; Speed select (1 -> 5 epochs per frame) -> an epoch step of 5 in the readout. The
+  learning-rate select has no effect of its own on the page, so for it the figure is the
+  time until the next frame arrives (a lower bound). Clicks go to the button's position at
+  once (page.mouse.click), as a user's would, without Playwright's wait for an idle page.
+  Effects are timed by Bokeh change listeners: when the browser applied the server's message,
+  just before that frame paints. The input time is this machine's clock mapped onto the
+  page's (performance.timeOrigin), so a busy page's input queueing is counted.
 """
 from __future__ import annotations
 
@@ -31,14 +35,13 @@ import socket
 import statistics
 import sys
 import time
-import urllib.request
 
 CHROMIUM = os.environ.get("NN_PLAYGROUND_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-dev-shm-usage"]
 
 INSTRUMENT = r"""
 window.pgm = (() => {
-  const m = {firstFrame: null, lastInput: null, events: [], counting: false};
+  const m = {firstFrame: null, events: [], counting: false};
   const doc = () => (window.Bokeh && Bokeh.documents && Bokeh.documents.length) ? Bokeh.documents[0] : null;
   const model = (name) => { const d = doc(); return d ? d.get_model_by_name(name) : null; };
   const plain = (html) => { const el = document.createElement('div'); el.innerHTML = html || ''; return el.textContent; };
@@ -64,10 +67,6 @@ window.pgm = (() => {
     return Array.from(d.all_models || d._all_models.values())
       .find(x => x.type && x.type.endsWith('.Button') && labels.includes(x.label)) || null;
   };
-  // input events, captured before any widget sees them
-  const input = () => { m.lastInput = performance.now(); };
-  window.addEventListener('pointerdown', input, true);
-  window.addEventListener('keydown', input, true);
   // long tasks on the main thread
   m.longTaskMs = 0;
   try {
@@ -77,7 +76,7 @@ window.pgm = (() => {
   // one rAF loop: the first frame, then per-frame sampling while counting
   let lastEpochText = null, lastImage = null;
   m.resetCounts = () => {
-    m.frames = 0; m.visible = 0; m.received = 0; m.start = performance.now();
+    m.frames = 0; m.visible = 0; m.visibleEpoch = 0; m.received = 0; m.start = performance.now();
     m.startEpoch = m.epoch(); m.startLongTaskMs = m.longTaskMs;
   };
   const tick = () => {
@@ -88,6 +87,7 @@ window.pgm = (() => {
       const e = model('epoch_readout'), s = model('boundary_source');
       const text = e ? e.text : null, image = s ? s.data.image[0] : null;
       if (text !== lastEpochText || image !== lastImage) m.visible++;
+      if (text !== lastEpochText) m.visibleEpoch++;
       lastEpochText = text; lastImage = image;
     }
     requestAnimationFrame(tick);
@@ -121,21 +121,21 @@ def _serve_here():
     port = _free_port()
     server = serve(port=port, threaded=True)
     url = f"http://localhost:{port}/"
-    deadline = time.monotonic() + 30
-    while True:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # a socket check: an HTTP request would build a session
         try:
-            with urllib.request.urlopen(url, timeout=5):
+            with socket.create_connection(("localhost", port), timeout=1):
                 return server, url
         except OSError:
-            if time.monotonic() > deadline:
-                raise SystemExit(f"the app did not answer at {url}")
-            time.sleep(0.1)
+            time.sleep(0.05)
+    raise SystemExit(f"the app did not listen at {url}")
 
 
 class Probe:
     def __init__(self, page, timeout_ms: float):
         self.page = page
         self.timeout_ms = timeout_ms
+        self.origin = None
 
     def js(self, expression, arg=None):
         return self.page.evaluate(expression, arg)
@@ -144,14 +144,21 @@ class Probe:
         return self.page.wait_for_function(predicate, arg=arg, timeout=timeout or self.timeout_ms,
                                            polling="raf").json_value()
 
-    def effect_after_input(self, kind: str, test: str = "() => true", arg=None):
-        """ms from the last input event to the first `kind` event after it passing `test`."""
-        script = """([kind, test, arg]) => {
+    def now(self) -> float:
+        """Now on the page's clock (ms since its navigation start), from this machine's clock."""
+        if self.origin is None:
+            self.origin = self.js("performance.timeOrigin")
+        return time.time() * 1000 - self.origin
+
+    def effect(self, kind: str, since: float, test: str = "() => true", arg=None):
+        """ms from ``since`` (page clock) to the first ``kind`` event after it that passes
+        ``test``; None after the timeout."""
+        script = """([kind, since, test, arg]) => {
             const f = eval(test);
-            const e = pgm.events.find(e => e[0] === kind && e[1] >= pgm.lastInput && f(e[2], arg));
-            return e ? e[1] - pgm.lastInput : null; }"""
+            const e = pgm.events.find(e => e[0] === kind && e[1] >= since && f(e[2], arg));
+            return e ? e[1] - since : null; }"""
         try:
-            return self.wait(script, [kind, test, arg])
+            return self.wait(script, [kind, since, test, arg])
         except Exception:  # noqa: BLE001 - a timeout is a figure too
             return None
 
@@ -159,7 +166,7 @@ class Probe:
         self.js("pgm.events.length = 0")
 
 
-def measure(url: str, play_seconds: float, repeats: int, timeout_ms: float) -> dict:
+def measure(url: str, play_seconds: float, repeats: int, timeout_ms: float, serving_here: bool) -> dict:
     from playwright.sync_api import sync_playwright
 
     if not os.path.exists(CHROMIUM):
@@ -194,20 +201,32 @@ def measure(url: str, play_seconds: float, repeats: int, timeout_ms: float) -> d
         probe.js("pgm.listen()")
 
         play = page.get_by_role("button", name="Play", exact=True)
-        pause = page.get_by_role("button", name="Pause", exact=True)
+
+        # ---------------------------------------------------------------- idle, for comparison
+        probe.js("pgm.resetCounts(); pgm.counting = true")
+        probe.wait("() => performance.now() - pgm.start >= 1000")
+        results["idle_painted_fps"] = round(probe.js(
+            "(() => { pgm.counting = false; return pgm.frames / ((performance.now() - pgm.start) / 1000); })()"), 1)
+
+        box = play.bounding_box()  # the header does not move: click there while the page is busy
+        play_xy = (box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
 
         # ---------------------------------------------------------------- playing
         play.click()
         probe.wait("() => pgm.events.some(e => e[0] === 'epoch')")  # training is on screen
         bytes0, messages0 = traffic["bytes"], traffic["messages"]
+        cpu0, wall0 = time.process_time(), time.perf_counter()
         probe.js("pgm.resetCounts(); pgm.counting = true")
         probe.wait("ms => performance.now() - pgm.start >= ms", play_seconds * 1000,
                    timeout=play_seconds * 1000 + 60_000)
         stats = probe.js("""(() => { pgm.counting = false; const s = (performance.now() - pgm.start) / 1000;
             return {seconds: s, received_per_s: pgm.received / s, visible_per_s: pgm.visible / s,
+                    visible_epoch_per_s: pgm.visibleEpoch / s,
                     painted_fps: pgm.frames / s, epochs_per_s: (pgm.epoch() - pgm.startEpoch) / s,
                     long_task_fraction: (pgm.longTaskMs - pgm.startLongTaskMs) / 1000 / s}; })()""")
         seconds = stats["seconds"]
+        if serving_here:  # this process is the server (plus a thin Playwright client)
+            stats["server_cpu_fraction"] = (time.process_time() - cpu0) / (time.perf_counter() - wall0)
         stats["ws_messages_per_s"] = (traffic["messages"] - messages0) / seconds
         stats["ws_kbytes_per_s"] = (traffic["bytes"] - bytes0) / 1024 / seconds
         results["playing"] = {k: round(v, 2) for k, v in stats.items()}
@@ -217,47 +236,66 @@ def measure(url: str, play_seconds: float, repeats: int, timeout_ms: float) -> d
                    "epochs_shown_after_pause_click": [], "noise_slider_to_points_ms": [],
                    "speed_select_to_effect_ms": [], "learning_rate_select_to_next_frame_ms": []}
 
-        def training():  # wait until the epoch moves again
+        def training():  # wait until the epoch moves again (a try is still made after a timeout)
             probe.mark()
-            probe.wait("() => pgm.events.some(e => e[0] === 'epoch')")
+            try:
+                probe.wait("() => pgm.events.some(e => e[0] === 'epoch')")
+            except Exception:  # noqa: BLE001
+                results.setdefault("notes", []).append("training did not resume within the timeout")
 
+        def click(xy):  # at once, as a user would: no waiting for the page to be idle first
+            since = probe.now()
+            page.mouse.click(*xy)
+            return since
+
+        paused = "() => pgm.button(['Play', 'Pause']).label === 'Play'"
         for _ in range(repeats):
             training()
             probe.mark()
             shown = probe.js("pgm.epoch()")
-            pause.click()
-            latency["pause_to_label_ms"].append(probe.effect_after_input("label", "v => v === 'Play'"))
+            since = click(play_xy)  # it reads "Pause"
+            latency["pause_to_label_ms"].append(probe.effect("label", since, "v => v === 'Play'"))
+            try:  # the next figures mean something only once it is paused
+                probe.wait(paused, timeout=max(timeout_ms, 180_000))
+            except Exception:  # noqa: BLE001
+                results.setdefault("notes", []).append("Pause never took effect; Play/Pause tries stopped")
+                break
             latency["epochs_shown_after_pause_click"].append(probe.js("pgm.epoch()") - shown)
-            probe.mark()
-            play.click()
-            latency["play_to_label_ms"].append(probe.effect_after_input("label", "v => v === 'Pause'"))
-            latency["play_to_training_ms"].append(probe.effect_after_input("epoch"))
+            probe.mark()  # everything queued before the label has arrived: later epochs are new
+            since = click(play_xy)
+            latency["play_to_label_ms"].append(probe.effect("label", since, "v => v === 'Pause'"))
+            latency["play_to_training_ms"].append(probe.effect("epoch", since))
 
         noise = page.get_by_role("slider").nth(1)  # ratio, noise, batch size (no accessible names)
         for i in range(repeats):
             training()
             probe.mark()
             noise.focus()
+            since = probe.now()
             page.keyboard.press("ArrowRight" if i % 2 == 0 else "ArrowLeft")
-            latency["noise_slider_to_points_ms"].append(probe.effect_after_input("points"))
+            latency["noise_slider_to_points_ms"].append(probe.effect("points", since))
 
         speed = page.get_by_role("combobox", name="Speed (per frame)", exact=True)
         rate = page.get_by_role("combobox", name="Learning rate", exact=True)
         for i in range(repeats):
             training()
             probe.mark()
-            speed.select_option("5 epochs")  # playwright dispatches input/change, not pointerdown
-            probe.js("pgm.lastInput = performance.now()")
-            latency["speed_select_to_effect_ms"].append(probe.effect_after_input(
-                "epoch", "(v, seen) => v - seen >= 4.5", probe.js("pgm.epoch()")))
+            seen = probe.js("pgm.epoch()")
+            since = probe.now()
+            speed.select_option("5 epochs")
+            latency["speed_select_to_effect_ms"].append(
+                probe.effect("epoch", since, "(v, seen) => v - seen >= 4.5", seen))
             speed.select_option("1 epoch")
             training()
             probe.mark()
+            since = probe.now()
             rate.select_option(["0.01", "0.03"][i % 2])
-            probe.js("pgm.lastInput = performance.now()")
-            latency["learning_rate_select_to_next_frame_ms"].append(probe.effect_after_input("epoch"))
-        pause.click()
-        probe.wait("() => pgm.button(['Play', 'Pause']).label === 'Play'")
+            latency["learning_rate_select_to_next_frame_ms"].append(probe.effect("epoch", since))
+        click(play_xy)
+        try:
+            probe.wait("() => pgm.button(['Play', 'Pause']).label === 'Play'")
+        except Exception:  # noqa: BLE001 - reported as a timeout above already
+            pass
 
         def summary(values):
             done = [v for v in values if v is not None]
@@ -278,14 +316,21 @@ def print_text(r: dict) -> None:
     print(f"first frame: {r['first_frame_ms']:.0f} ms after navigation start "
           f"(DOMContentLoaded {r['dom_content_loaded_ms']:.0f} ms, load {r['load_ms']:.0f} ms)")
     print(f"playing {p['seconds']:.1f} s at the default speed:")
-    print(f"  updates received {p['received_per_s']:.1f}/s, shown {p['visible_per_s']:.1f}/s "
-          f"(frames painted {p['painted_fps']:.1f}/s), epochs shown {p['epochs_per_s']:.1f}/s")
-    print(f"  main thread in long tasks {p['long_task_fraction']:.0%}; websocket "
+    print(f"  epoch readout updates received {p['received_per_s']:.1f}/s, seen changing in "
+          f"{p['visible_epoch_per_s']:.1f} painted frames/s; frames with any change (readout or boundary) "
+          f"{p['visible_per_s']:.1f}/s")
+    print(f"  frames painted {p['painted_fps']:.1f}/s (idle, before Play: {r['idle_painted_fps']:.1f}/s); "
+          f"epochs shown {p['epochs_per_s']:.1f}/s (the server trains 1 epoch per 40 ms frame: 25/s asked)")
+    if "server_cpu_fraction" in p:
+        print(f"  server process CPU {p['server_cpu_fraction']:.0%} of one core")
+    print(f"  browser main thread in long tasks {p['long_task_fraction']:.0%}; websocket "
           f"{p['ws_messages_per_s']:.1f} messages/s, {p['ws_kbytes_per_s']:.0f} kB/s")
     print("click latency while training (median / max over tries, ms):")
     for name, s in r["latency"].items():
         extra = f", {s['timeouts']} timed out" if s["timeouts"] else ""
         print(f"  {name:40s} {s['median']} / {s['max']}  (n={s['n']}{extra})")
+    for note in r.get("notes", []):
+        print(f"note: {note}")
     print(f"page errors: {len(r['page_errors'])}" + "".join(f"\n  {e}" for e in r["page_errors"]))
 
 
@@ -294,7 +339,7 @@ def main(argv=None) -> int:
     parser.add_argument("--url", help="an app already served (default: serve one in this process)")
     parser.add_argument("--play-seconds", type=float, default=5.0)
     parser.add_argument("--repeats", type=int, default=5, help="tries per latency figure")
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for one effect")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for one effect")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     server = None
@@ -302,7 +347,7 @@ def main(argv=None) -> int:
     if url is None:
         server, url = _serve_here()
     try:
-        results = measure(url, args.play_seconds, args.repeats, args.timeout * 1000)
+        results = measure(url, args.play_seconds, args.repeats, args.timeout * 1000, server is not None)
     finally:
         if server is not None:
             server.stop()

@@ -42,7 +42,7 @@ class LayerStats(pn.viewable.Viewer):
             fig.title.text_font_size = "9pt"
             fig.yaxis.visible = False
             self.figures.append(fig)
-        self.units = Div(text="", name="unit_readout", width=400)
+        self.units = Div(text="", name="unit_readout", width=400, height=20)  # fixed: no re-layout
         self.select = pn.widgets.Select.from_param(self.param.layer, label="Layer", width=120)
         self._session: Session | None = None
         self._last = None

@@ -51,8 +51,9 @@ class LossChart(pn.viewable.Viewer):
 
     @param.depends("log_scale", watch=True)
     def _toggle_scale(self):
-        self.panes["linear"].visible = not self.log_scale
-        self.panes["log"].visible = self.log_scale
+        # the figures themselves (toggling the panes twice does not reach the browser)
+        self.figures["linear"].visible = not self.log_scale
+        self.figures["log"].visible = self.log_scale
 
     def clear(self, history: dict | None = None) -> None:
         """Empty the chart, or start it from a session's ``history`` (epoch/train_loss/test_loss)."""

@@ -120,9 +120,9 @@ class NetworkDiagram(pn.viewable.Viewer):
 
     def _build_controls(self, session: Session) -> None:
         n_hidden = len(session.spec.layer_sizes) - 2
-        plus = pn.widgets.Button(label="+", width=32, margin=(2, 2), description="Add a hidden layer",
+        plus = pn.widgets.Button(label="+", width=32, margin=(2, 2), description="Add a hidden layer", css_classes=["add-layer"],
                                  disabled=n_hidden >= MAX_HIDDEN_LAYERS)
-        minus = pn.widgets.Button(label="−", width=32, margin=(2, 2), description="Remove a hidden layer",
+        minus = pn.widgets.Button(label="−", width=32, margin=(2, 2), description="Remove a hidden layer", css_classes=["remove-layer"],
                                   disabled=n_hidden == 0)
         plus.on_click(self.add_layer)
         minus.on_click(self.remove_layer)
@@ -135,9 +135,11 @@ class NetworkDiagram(pn.viewable.Viewer):
             size = session.spec.layer_sizes[layer + 1]
             add = pn.widgets.Button(label="+", width=30, margin=(2, 1),
                                     description=f"Add a neuron to layer {layer + 1}",
+                                    css_classes=[f"add-neuron-{layer + 1}"],
                                     disabled=size >= PLAYGROUND_MAX_NEURONS)
             remove = pn.widgets.Button(label="−", width=30, margin=(2, 1),
-                                       description=f"Remove a neuron from layer {layer + 1}", disabled=size <= 1)
+                                       description=f"Remove a neuron from layer {layer + 1}", disabled=size <= 1,
+                                       css_classes=[f"remove-neuron-{layer + 1}"])
             add.on_click(lambda e, l=layer: self.change_neurons(l, +1))
             remove.on_click(lambda e, l=layer: self.change_neurons(l, -1))
             activation = pn.widgets.Select(label=f"Layer {layer + 1} activation", options=list(ACTIVATIONS), value=acts[layer], width=COLUMN_WIDTH - 12,
