@@ -134,15 +134,17 @@ def _exp(x):
     return 0.0 if x < -_EXP_MAX else y
 
 
-# libm's tanh costs ~30 ns here, exp ~5 ns: both functions go through one exp.
+# libm's tanh costs ~30 ns here, exp ~5 ns: both functions go through one exp. The
+# activation loops pass the vectorisable _exp; element-by-element code keeps libm's, a
+# call (inlining the polynomial there too made the first compile ~15% slower).
 @njit(inline="always", **JIT)
-def _sigmoid(z):
-    return 1.0 / (1.0 + _exp(-z))
+def _sigmoid(z, exp=math.exp):
+    return 1.0 / (1.0 + exp(-z))
 
 
 @njit(inline="always", **JIT)
-def _tanh(z):
-    return 1.0 - 2.0 / (_exp(2.0 * z) + 1.0)
+def _tanh(z, exp=math.exp):
+    return 1.0 - 2.0 / (exp(2.0 * z) + 1.0)
 
 
 @njit(inline="always", **JIT)
@@ -191,10 +193,11 @@ def _derivative(code, z, a):
 
 # --- the per-step kernels -------------------------------------------------------------
 # Every array argument below is a whole flat buffer; a block in it is named by offset and
-# shape, e.g. "z block (m, fan_out) at z[z_at:]", row-major. Only these leaf functions,
-# which call nothing, make views of blocks: a view made in :func:`_forward`'s or
-# :func:`_backward`'s layer loop would cost an atomic reference-count increment and
-# decrement each, which numba cannot drop across the calls.
+# shape, e.g. "z block (m, fan_out) at z[z_at:]", row-major. Only the leaf functions make
+# views of blocks: a view made in :func:`_forward`'s or :func:`_backward`'s layer loop
+# costs an atomic reference-count increment and decrement, which numba cannot drop
+# across the calls there. The small-shape loops and the BLAS calls are separate
+# functions for the same reason: the loops then hold no counted references at all.
 
 
 @njit(**JIT_FMA)
@@ -207,7 +210,7 @@ def _activate_block(code, z, a, at, n):
     a = a[at: at + n]
     if code == TANH:
         for k in range(n):
-            a[k] = _tanh(z[k])
+            a[k] = _tanh(z[k], _exp)
     elif code == RELU:
         for k in range(n):
             a[k] = z[k] if z[k] > 0.0 else 0.0 * z[k]
@@ -216,7 +219,7 @@ def _activate_block(code, z, a, at, n):
             a[k] = z[k]
     elif code == SIGMOID:
         for k in range(n):
-            a[k] = _sigmoid(z[k])
+            a[k] = _sigmoid(z[k], _exp)
     else:
         for k in range(n):
             a[k] = _activate(code, z[k])
@@ -241,7 +244,8 @@ def _scale_by_derivative(code, delta, d_at, z, a, at, n):
 
 @njit(**JIT)
 def _dense_loops(params, w_at, b_at, fan_in, fan_out, src, src_at, m, z, z_at):
-    """z block (m, fan_out) at z_at = src block (m, fan_in) at src_at @ W + b."""
+    """z block (m, fan_out) at z_at = src block (m, fan_in) at src_at @ W + b;
+    W (fan_in, fan_out) at params[w_at:], b (fan_out,) at params[b_at:]."""
     A = _matrix(src[src_at:], m, fan_in)
     W = _matrix(params[w_at:], fan_in, fan_out)
     b = params[b_at: b_at + fan_out]
@@ -293,7 +297,8 @@ def _weight_gradient_blas(grad, w_at, b_at, fan_in, fan_out, src, src_at, m, del
     D = _matrix(delta[d_at:], m, fan_out)
     np.dot(A.T, D, _matrix(grad[w_at:], fan_in, fan_out))
     db = grad[b_at: b_at + fan_out]
-    db[:] = 0.0
+    for j in range(fan_out):
+        db[j] = 0.0
     for i in range(m):  # row by row: contiguous, and the same sum order as by columns
         for j in range(fan_out):
             db[j] += D[i, j]
@@ -471,7 +476,9 @@ def gradient(params, sizes, w_off, b_off, acts, loss_code, X, T, reg_code, reg_r
     """Gradient of mean loss + penalty over all of ``X``, flat ``(P,)``."""
     m = X.shape[0]
     offsets, zbuf, abuf, deltas = _workspace(sizes, m, params)
-    abuf[: X.size] = X.reshape(X.size)
+    x = X.reshape(X.size)
+    for k in range(X.size):  # the rows into the input block
+        abuf[k] = x[k]
     grad = np.empty_like(params)
     _forward(params, sizes, w_off, b_off, acts, m, zbuf, abuf, offsets)
     _backward(params, grad, sizes, w_off, b_off, acts, loss_code, T.reshape(T.size), m, zbuf,
@@ -493,7 +500,8 @@ def evaluate(params, sizes, w_off, b_off, acts, X, out):
     n_layers = sizes.shape[0] - 1
     for start in range(0, n, rows):
         m = min(rows, n - start)
-        abuf[: m * n_in] = x[start * n_in: (start + m) * n_in]
+        for k in range(m * n_in):  # the chunk's rows into the input block
+            abuf[k] = x[start * n_in + k]
         _forward(params, sizes, w_off, b_off, acts, m, zbuf, abuf, offsets)
         col = 0
         for layer in range(n_layers):
@@ -515,7 +523,8 @@ def output_logits(params, sizes, w_off, b_off, acts, X, out):
     n_out = sizes[-1]
     for start in range(0, n, rows):
         m = min(rows, n - start)
-        abuf[: m * n_in] = x[start * n_in: (start + m) * n_in]
+        for k in range(m * n_in):  # the chunk's rows into the input block
+            abuf[k] = x[start * n_in + k]
         _forward(params, sizes, w_off, b_off, acts, m, zbuf, abuf, offsets)
         z = _matrix(zbuf[offsets[-2]:], m, n_out)
         for i in range(m):
