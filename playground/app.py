@@ -243,10 +243,13 @@ class Playground(pn.viewable.Viewer):
             pn.pane.HTML("<h3>Network</h3>", margin=(0, 5)),
             pn.Row(pn.Column(pn.pane.HTML("<small>Inputs</small>", margin=(0, 5)), self.features,
                              margin=(60, 5, 0, 0)), self.network),
-            self.gradient_chart, self.layer_stats, css_classes=["pg-column"], min_width=450)
+            # The secondary pictures sit in tabs: only the open one costs the browser a redraw.
+            pn.Tabs(("Gradient norms", self.gradient_chart), ("Layers", self.layer_stats),
+                    ("Descent path", self.landscape), dynamic=True),
+            css_classes=["pg-column"], min_width=450)
         output_column = pn.Column(
             pn.pane.HTML("<h3>Output</h3>", margin=(0, 5)), pn.pane.Bokeh(self.loss_div, margin=(0, 5)),
-            self.loss_chart, self.boundary, pn.pane.Bokeh(self.status_div, margin=(0, 5)), self.landscape,
+            self.loss_chart, self.boundary, pn.pane.Bokeh(self.status_div, margin=(0, 5)),
             width=350, css_classes=["pg-column"])
         return pn.Column(header, self.notice, pn.Row(data_column, network_column, output_column),
                          sizing_mode="stretch_width")
