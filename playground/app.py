@@ -17,6 +17,7 @@ import io
 import json
 import math
 import os
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -569,8 +570,12 @@ def _page_connected() -> bool:
 
 
 def _css() -> str:
-    path = STATIC / "playground.css"
-    return path.read_text() if path.exists() else ""
+    """The page's style sheet: from the source tree, or where ``pip install .`` put it."""
+    for folder in (STATIC, Path(sys.prefix) / "share" / "nn-playground"):
+        path = folder / "playground.css"
+        if path.exists():
+            return path.read_text()
+    return ""
 
 
 def create_app() -> pn.viewable.Viewable:
