@@ -115,7 +115,8 @@ def update_reference(settings: OptimizerSettings, params, grad, state1, state2, 
         params -= step_size * state1 / denom
 
 
-@njit(cache=True, nogil=True)
+# error_model="numpy": no ZeroDivisionError test before each division, so the loops vectorise
+@njit(cache=True, nogil=True, error_model="numpy")
 def apply_update(code, params, grad, state1, state2, step, hyper):
     """One optimizer step, compiled; same rules as :func:`update_reference`.
 
