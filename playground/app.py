@@ -441,16 +441,20 @@ class Playground(pn.viewable.Viewer):
         return max(1, round(EPOCHS_PER_FRAME[self.speed] * self.session.steps_per_epoch))
 
     @staticmethod
-    def _compute(session: Session, n_steps: int):
-        """Train, then gather what the views show (in a worker thread while playing)."""
-        frame = session.advance(n_steps, boundary=True, gradient=True)
-        return frame, (session.neuron_maps(), session.unit_fractions())
+    def _compute(session: Session, n_steps: int, secondary: bool = True):
+        """Train, then gather what the views show (in a worker thread while playing).
 
-    def _compute_locked(self, session: Session, n_steps: int):
+        ``secondary``: also what the diagram and gradient views need (the gradient, the
+        neuron maps, the unit fractions); without it the extras are None.
+        """
+        frame = session.advance(n_steps, boundary=True, gradient=secondary)
+        return frame, (session.neuron_maps(), session.unit_fractions()) if secondary else None
+
+    def _compute_locked(self, session: Session, n_steps: int, secondary: bool = True):
         """:meth:`_compute` holding this playground's session lock: a Step or Reset
         clicked meanwhile waits for it instead of touching the same weights."""
         with self._session_lock:
-            return self._compute(session, n_steps)
+            return self._compute(session, n_steps, secondary)
 
     def _on_frame_drawn(self, attr, old, new) -> None:
         if new:
@@ -470,9 +474,12 @@ class Playground(pn.viewable.Viewer):
         session, generation = self.session, self._generation
         loop = asyncio.get_running_loop()
         self._computing = True
+        # The secondary pictures cost the browser as much as the main ones: while playing
+        # they are computed and redrawn every SECONDARY_EVERY-th frame only.
+        secondary = (self._frames_sent + 1) % SECONDARY_EVERY == 0
         try:
             frame, extras = await loop.run_in_executor(_EXECUTOR, self._compute_locked, session,
-                                                       self._steps_per_frame())
+                                                       self._steps_per_frame(), secondary)
         finally:
             self._computing = False
         if session is not self.session or generation != self._generation or not self.playing:
@@ -519,8 +526,8 @@ class Playground(pn.viewable.Viewer):
 
     # ------------------------------------------------------------------ drawing
     def _show(self, frame, extras) -> None:
-        """Draw a frame; ``extras`` = (neuron maps, (saturated, dead) fractions)."""
-        maps, fractions = extras
+        """Draw a frame; ``extras`` = (neuron maps, (saturated, dead) fractions), or None
+        to leave the secondary pictures as they are."""
         self._frames_sent += 1
         self._last_sent_at = time.perf_counter()
         self.epoch_div.tags = [self._frames_sent]
@@ -536,9 +543,8 @@ class Playground(pn.viewable.Viewer):
                                 f"{'-'.join(map(str, self.session.spec.layer_sizes))} {self.session.loss}</div>")
         self.boundary.show(frame)
         self.loss_chart.show(frame)
-        # The secondary pictures cost the browser as much as the main ones: while
-        # playing they are redrawn every SECONDARY_EVERY-th frame.
-        if not self.playing or self._frames_sent % SECONDARY_EVERY == 0:
+        if extras is not None:
+            maps, fractions = extras
             self.landscape.record(frame.params)
             self.gradient_chart.show(frame)
             self.network.show(frame, maps, self.session.loss)
