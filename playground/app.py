@@ -26,7 +26,6 @@ from urllib.parse import urlencode
 import numpy as np
 import panel as pn
 import param
-from bokeh.models import CustomJS, Div, InlineStyleSheet
 
 from kernels import BackendUnavailable
 from playground.config import HYPERPARAMETERS, ConfigError, RunConfig
@@ -43,6 +42,7 @@ from playground.views.layer_stats import LayerStats
 from playground.landscape import landscape
 from playground.views.loss_chart import LossChart
 from playground.views.network import NetworkDiagram
+from playground.views.readout import Readout
 
 TITLE = "nn-playground"
 EMBED_PANELS = ("boundary", "loss", "network", "gradients", "landscape", "controls")
@@ -53,12 +53,16 @@ url.searchParams.set('embed', 'true');
 const snippet = `<iframe src="${url.href}" width="760" height="520" style="border:0"></iframe>`;
 if (navigator.clipboard) { navigator.clipboard.writeText(snippet); }
 """
-FRAME_ACK_JS = "requestAnimationFrame(() => { ack.tags = [cb_obj.tags[0]]; });"
-SECONDARY_EVERY = 3  # frames per redraw of the diagram, gradient charts and path while playing
+# While playing, the browser's drawing is the limit: each frame redraws the readouts and the
+# boundary, odd frames the loss chart, every SECONDARY_EVERY-th (an even one) the diagram,
+# gradient charts and descent path, so that no frame carries everything.
+SECONDARY_EVERY = 4
+LOSS_CHART_EVERY = 2
 FRAMES_IN_FLIGHT = 2  # frames sent but not yet drawn: enough to hide the round trip, no backlog
 FRAME_ACK_TIMEOUT_S = 2.0  # a page that acknowledges nothing this long gets the next frame anyway
 LANDSCAPE_PERIOD_S = 1.0  # redraw the loss contours around the path at most this often
-FRAME_PERIOD_MS = 40  # ask for 25 frames/s; a frame that takes longer just delays the next
+FRAME_INTERVAL_S = 1 / 30  # at most 30 frames/s; a page that draws slower gets fewer (see _tick)
+TICK_MS = 10  # how often a playing session checks whether its next frame is due
 STATIC = Path(__file__).resolve().parent.parent / "static"
 # Changing these rebuilds the session (new data or network, epoch 0); the others
 # (optimizer, its hyper-parameters, regularization) take effect on the next step.
@@ -155,19 +159,18 @@ class Playground(pn.viewable.Viewer):
         self.play_button.on_click(lambda e: self.toggle_play())
         self.step_button.on_click(lambda e: self._step_once())
         self.reset_button.on_click(lambda e: self.reset())
-        sheet = [InlineStyleSheet(css=READOUT_CSS)]
         # Fixed sizes: text that changes every frame must not make the browser re-layout the page.
-        self.epoch_div = Div(text="", name="epoch_readout", width=150, height=50, stylesheets=sheet)
-        self.loss_div = Div(text="", name="loss_readout", width=330, height=72, stylesheets=sheet)
-        self.status_div = Div(text="", name="status_readout", width=330, height=22, stylesheets=sheet)
-        # Pacing: each frame carries a number (epoch_div.tags); when the page has drawn it,
-        # the browser echoes it back (status_div.tags). A new frame is only sent after that,
-        # so a slow page never builds a backlog (see FRAME_ACK_TIMEOUT_S).
-        self.epoch_div.js_on_change("tags", CustomJS(args=dict(ack=self.status_div), code=FRAME_ACK_JS))
-        self.status_div.on_change("tags", self._on_frame_drawn)
+        self.epoch_div = Readout(name="epoch_readout", width=150, height=50, margin=(10, 12), stylesheets=[READOUT_CSS])
+        self.loss_div = Readout(name="loss_readout", width=330, height=72, stylesheets=[READOUT_CSS])
+        self.status_div = Readout(name="status_readout", width=330, height=22, stylesheets=[READOUT_CSS])
+        # Pacing: the epoch readout numbers each frame sent, and the page echoes the number
+        # once it has painted that frame. A new frame is only sent when the page has drawn
+        # all but FRAMES_IN_FLIGHT-1, so a slow page never builds a backlog.
+        self.epoch_div.param.watch(self._on_frame_drawn, "drawn")
         self._frames_sent = 0
         self._frames_drawn = 0
         self._last_sent_at = 0.0
+        self._last_started_at = 0.0  # perf_counter time the last frame's training began
         self.notice = pn.pane.HTML("", css_classes=["notice"], margin=(0, 10), min_height=24,
                                    stylesheets=[".error { color: #b00020; font-weight: bold; }"],
                                    sizing_mode="stretch_width")
@@ -228,7 +231,7 @@ class Playground(pn.viewable.Viewer):
             return self._embedded_layout()
         header = pn.FlexBox(
             pn.Row(self.reset_button, self.play_button, self.step_button, margin=(18, 0, 0, 0)),
-            pn.pane.Bokeh(self.epoch_div, margin=(10, 12)),
+            self.epoch_div,
             self.learning_rate, self.optimizer, *self.hyper_widgets.values(), self.loss,
             self.regularization, self.reg_rate, self.speed_select, self.lesson,
             pn.Row(self.copy_link, self.copy_embed, margin=(18, 0, 0, 0)),
@@ -249,8 +252,8 @@ class Playground(pn.viewable.Viewer):
                     ("Descent path", self.landscape), dynamic=True),
             css_classes=["pg-column"], min_width=450)
         output_column = pn.Column(
-            pn.pane.HTML("<h3>Output</h3>", margin=(0, 5)), pn.pane.Bokeh(self.loss_div, margin=(0, 5)),
-            self.loss_chart, self.boundary, pn.pane.Bokeh(self.status_div, margin=(0, 5)),
+            pn.pane.HTML("<h3>Output</h3>", margin=(0, 5)), self.loss_div,
+            self.loss_chart, self.boundary, self.status_div,
             width=350, css_classes=["pg-column"])
         return pn.Column(header, self.notice, pn.Row(data_column, network_column, output_column),
                          sizing_mode="stretch_width")
@@ -258,12 +261,12 @@ class Playground(pn.viewable.Viewer):
     def _embedded_layout(self):
         """Compact, for an iframe in a course page: the run controls and chosen pictures."""
         pictures = {
-            "boundary": self.boundary, "loss": pn.Column(pn.pane.Bokeh(self.loss_div), self.loss_chart),
+            "boundary": self.boundary, "loss": pn.Column(self.loss_div, self.loss_chart),
             "network": self.network, "gradients": self.gradient_chart, "landscape": self.landscape,
             "controls": pn.Column(self.learning_rate, self.optimizer, self.lesson),
         }
         controls = pn.Row(self.reset_button, self.play_button, self.step_button,
-                          pn.pane.Bokeh(self.epoch_div, margin=(0, 12)))
+                          self.epoch_div)
         return pn.Column(controls, self.notice, pn.FlexBox(*[pictures[p] for p in self.panels]),
                          css_classes=["pg-embed"])
 
@@ -383,6 +386,10 @@ class Playground(pn.viewable.Viewer):
             self.loss.options = options
         self.loss.value = session.loss
         self.classes.visible = self.config.dataset == "blobs" and not self.config.csv
+        with pn.io.unlocked():  # in one message with the first frame: see _show
+            self._redraw_session(session, notice)
+
+    def _redraw_session(self, session: Session, notice: str) -> None:
         self.boundary.set_session(session)
         self.network.set_session(session)
         self.gradient_chart.set_session(session)
@@ -408,7 +415,7 @@ class Playground(pn.viewable.Viewer):
         self.play_button.label = "Pause"
         self._rate_window = (time.perf_counter(), self.session.step)
         if self._callback is None:
-            self._callback = pn.state.add_periodic_callback(self._tick, period=FRAME_PERIOD_MS)
+            self._callback = pn.state.add_periodic_callback(self._tick, period=TICK_MS)
 
     def pause(self) -> None:
         if self.playing:
@@ -430,12 +437,13 @@ class Playground(pn.viewable.Viewer):
         self._resets = getattr(self, "_resets", 0) + 1
         with self._session_lock:
             self.session.reset(reseed=self._resets)
-        self.loss_chart.clear()
-        self.landscape.clear()
-        self.gradient_chart.set_session(self.session)
-        self.notice.object = ""
-        self._show(self.session.frame(boundary=True, gradient=True),
-                   (self.session.neuron_maps(), self.session.unit_fractions()))
+        with pn.io.unlocked():  # in one message with the first frame: see _show
+            self.loss_chart.clear()
+            self.landscape.clear()
+            self.gradient_chart.set_session(self.session)
+            self.notice.object = ""
+            self._show(self.session.frame(boundary=True, gradient=True),
+                       (self.session.neuron_maps(), self.session.unit_fractions()))
 
     def _steps_per_frame(self) -> int:
         return max(1, round(EPOCHS_PER_FRAME[self.speed] * self.session.steps_per_epoch))
@@ -456,9 +464,8 @@ class Playground(pn.viewable.Viewer):
         with self._session_lock:
             return self._compute(session, n_steps, secondary)
 
-    def _on_frame_drawn(self, attr, old, new) -> None:
-        if new:
-            self._frames_drawn = max(self._frames_drawn, int(new[0]))
+    def _on_frame_drawn(self, event) -> None:
+        self._frames_drawn = max(self._frames_drawn, int(event.new))
 
     def _page_is_behind(self) -> bool:
         """True while the page is FRAMES_IN_FLIGHT frames behind (and not for long)."""
@@ -466,7 +473,13 @@ class Playground(pn.viewable.Viewer):
         return waiting and time.perf_counter() - self._last_sent_at < FRAME_ACK_TIMEOUT_S
 
     async def _tick(self) -> None:
+        """Every TICK_MS while playing: start the next frame when it is due (FRAME_INTERVAL_S
+        after the last one) and the page has drawn enough of those sent (_page_is_behind).
+        Checking often and sending on demand lets a frame follow the page's acknowledgement
+        at once instead of waiting for a fixed period's next slot."""
         if not self.playing or self._computing or self._page_is_behind():
+            return
+        if time.perf_counter() - self._last_started_at < FRAME_INTERVAL_S:
             return
         if not _page_connected():
             self.pause()  # the tab is gone: stop now, not when the session expires
@@ -474,9 +487,10 @@ class Playground(pn.viewable.Viewer):
         session, generation = self.session, self._generation
         loop = asyncio.get_running_loop()
         self._computing = True
-        # The secondary pictures cost the browser as much as the main ones: while playing
-        # they are computed and redrawn every SECONDARY_EVERY-th frame only.
-        secondary = (self._frames_sent + 1) % SECONDARY_EVERY == 0
+        self._last_started_at = time.perf_counter()
+        number = self._frames_sent + 1
+        secondary = number % SECONDARY_EVERY == 0
+        chart = number % LOSS_CHART_EVERY == 1
         try:
             frame, extras = await loop.run_in_executor(_EXECUTOR, self._compute_locked, session,
                                                        self._steps_per_frame(), secondary)
@@ -484,7 +498,7 @@ class Playground(pn.viewable.Viewer):
             self._computing = False
         if session is not self.session or generation != self._generation or not self.playing:
             return  # the network changed, or was reset, meanwhile: this frame is stale
-        self._show(frame, extras)
+        self._show(frame, extras, chart=chart)
         if time.perf_counter() >= self._landscape_due:
             self._refresh_landscape(background=True)
 
@@ -496,7 +510,7 @@ class Playground(pn.viewable.Viewer):
         session, trajectory = self.session, np.array(self.landscape.trajectory)
         self._landscape_due = time.perf_counter() + LANDSCAPE_PERIOD_S
         if not background:
-            self.landscape.show(landscape(session, trajectory))
+            self._show_landscape(landscape(session, trajectory))
             return
         self._landscape_busy = True
         doc = pn.state.curdoc
@@ -508,11 +522,15 @@ class Playground(pn.viewable.Viewer):
                 return
             result = future.result()
             if doc is not None and doc.session_context is not None:
-                doc.add_next_tick_callback(lambda: self.landscape.show(result))  # under the doc lock
+                doc.add_next_tick_callback(lambda: self._show_landscape(result))  # under the doc lock
             else:
-                self.landscape.show(result)
+                self._show_landscape(result)
 
         future.add_done_callback(done)
+
+    def _show_landscape(self, result) -> None:
+        with pn.io.unlocked():  # in order with the frames' path points: see _show
+            self.landscape.show(result)
 
     def _step_once(self) -> None:
         if self.playing:
@@ -525,24 +543,37 @@ class Playground(pn.viewable.Viewer):
         self._refresh_landscape()
 
     # ------------------------------------------------------------------ drawing
-    def _show(self, frame, extras) -> None:
+    def _show(self, frame, extras, chart: bool = True) -> None:
         """Draw a frame; ``extras`` = (neuron maps, (saturated, dead) fractions), or None
-        to leave the secondary pictures as they are."""
+        to leave the secondary pictures as they are; ``chart=False`` keeps the loss chart's
+        new point for the next frame that redraws it.
+
+        All of a frame's changes leave as one websocket message (``pn.io.unlocked``):
+        Bokeh would send one per change, and each costs the server a walk over every
+        model of the page. The frame pacing is the backpressure that this removes.
+        Changes that must arrive in order with a frame (clearing a chart, then its first
+        point) go in the same ``unlocked`` block: Bokeh's own messages are written later
+        than these and could arrive after them.
+        """
+        with pn.io.unlocked():
+            self._draw(frame, extras, chart)
+
+    def _draw(self, frame, extras, chart: bool) -> None:
         self._frames_sent += 1
         self._last_sent_at = time.perf_counter()
-        self.epoch_div.tags = [self._frames_sent]
         now = time.perf_counter()
         started, first_step = self._rate_window
         if now - started >= 1.0:
             self.steps_per_second = (frame.step - first_step) / (now - started)
             self._rate_window = (now, frame.step)
-        self.epoch_div.text = f"<div class='label'>Epoch</div><div class='value'>{frame.epoch:07,.0f}</div>"
-        self.loss_div.text = self._loss_text(frame)
-        self.status_div.text = (f"<div class='status'>{self.steps_per_second:,.0f} steps/s · backend "
+        self.epoch_div.set(frame=self._frames_sent,
+                           html=f"<div class='label'>Epoch</div><div class='value'>{frame.epoch:07,.0f}</div>")
+        self.loss_div.set(html=self._loss_text(frame))
+        self.status_div.set(html=f"<div class='status'>{self.steps_per_second:,.0f} steps/s · backend "
                                 f"<b>{self.session.backend.name}</b> · "
                                 f"{'-'.join(map(str, self.session.spec.layer_sizes))} {self.session.loss}</div>")
         self.boundary.show(frame)
-        self.loss_chart.show(frame)
+        self.loss_chart.show(frame, draw=chart)
         if extras is not None:
             maps, fractions = extras
             self.landscape.record(frame.params)

@@ -48,12 +48,12 @@ window.pgm = (() => {
   m.model = model;
   m.epoch = () => {
     const e = model('epoch_readout');
-    const r = e && /Epoch\s*([0-9,.]+)/.exec(plain(e.text));
+    const r = e && /Epoch\s*([0-9,.]+)/.exec(plain(e.html));
     return r ? parseFloat(r[1].replace(/,/g, '')) : null;
   };
   m.testLoss = () => {
     const e = model('loss_readout');
-    const r = e && /Test loss\s*([-+0-9.eE]+)/.exec(plain(e.text));
+    const r = e && /Test loss\s*([-+0-9.eE]+)/.exec(plain(e.html));
     return r ? parseFloat(r[1]) : null;
   };
   m.ready = () => {
@@ -85,7 +85,7 @@ window.pgm = (() => {
     if (m.counting) {
       m.frames++;
       const e = model('epoch_readout'), s = model('boundary_source');
-      const text = e ? e.text : null, image = s ? s.data.image[0] : null;
+      const text = e ? e.html : null, image = s ? s.data.image[0] : null;
       if (text !== lastEpochText || image !== lastImage) m.visible++;
       if (text !== lastEpochText) m.visibleEpoch++;
       lastEpochText = text; lastImage = image;
@@ -96,7 +96,7 @@ window.pgm = (() => {
   m.listen = () => {  // Bokeh change listeners: when the browser applies what the server sent
     const log = (kind, value) => m.events.push([kind, performance.now(), value]);
     const e = model('epoch_readout');
-    e.properties.text.change.connect(() => { m.received++; log('epoch', m.epoch()); });
+    e.properties.html.change.connect(() => { m.received++; log('epoch', m.epoch()); });
     const play = m.button(['Play', 'Pause']);
     play.properties.label.change.connect(() => log('label', play.label));
     const points = model('train_points');

@@ -19,11 +19,11 @@ def image(app):
 
 
 def test_first_frame_shows_the_untrained_network(app):
-    assert "Test loss" in app.loss_div.text and "Training loss" in app.loss_div.text
-    assert "000,000" in app.epoch_div.text
+    assert "Test loss" in app.loss_div.html and "Training loss" in app.loss_div.html
+    assert "000,000" in app.epoch_div.html
     assert image(app).shape == (GRID_SIZE, GRID_SIZE) and image(app).dtype == np.uint8
     assert len(app.loss_chart.source.data["epoch"]) == 1
-    assert "backend <b>cpu</b>" in app.status_div.text
+    assert "backend <b>cpu</b>" in app.status_div.html
 
 
 def test_step_trains_one_epoch_and_updates_every_view(app):
@@ -31,7 +31,7 @@ def test_step_trains_one_epoch_and_updates_every_view(app):
     before_loss = app.session.last_frame.train_loss
     app._step_once()
     assert app.session.epoch == 1
-    assert "000,001" in app.epoch_div.text
+    assert "000,001" in app.epoch_div.html
     assert app.session.last_frame.train_loss < before_loss
     assert not np.array_equal(image(app), before_image)
     assert app.network.edges.data["width"] != before_widths
@@ -266,7 +266,7 @@ def test_notebook_api_builds_from_settings_and_steps():
     pg = Exported(dataset="spiral", hidden=[8, 8], learning_rate=0.03)
     assert pg.session.spec.layer_sizes == (2, 8, 8, 1)
     pg.step(20)
-    assert pg.session.epoch == 20 and "000,020" in pg.epoch_div.text
+    assert pg.session.epoch == 20 and "000,020" in pg.epoch_div.html
     with pytest.raises(Exception, match="noise"):
         Exported(noise=99)
 

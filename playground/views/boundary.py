@@ -5,9 +5,9 @@ import numpy as np
 import panel as pn
 import param
 from bokeh.models import ColumnDataSource, LinearColorMapper
-from bokeh.plotting import figure
 
 from ..session import Frame, Session
+from .charts import live_figure
 from .colors import CLASS_COLORS, LEVELS, class_palette, diverging_palette, to_levels
 
 BACKGROUND = diverging_palette(lightness=0.45)  # the heatmap, lighter than the points
@@ -30,8 +30,7 @@ class BoundaryView(pn.viewable.Viewer):
         self.train_source = ColumnDataSource(dict(x=[], y=[], color=[], label=[]), name="train_points")
         self.test_source = ColumnDataSource(dict(x=[], y=[], color=[], label=[]), name="test_points")
         self.mapper = LinearColorMapper(palette=BACKGROUND, low=0, high=LEVELS - 1)
-        self.figure = figure(width=330, height=330, x_range=(-6, 6), y_range=(-6, 6), toolbar_location=None,
-                             tools="", name="boundary_figure", min_border=4)
+        self.figure = live_figure(width=330, height=330, x_range=(-6, 6), y_range=(-6, 6), name="boundary_figure")
         self.figure.image(image="image", x="x", y="y", dw="dw", dh="dh", source=self.image_source,
                           color_mapper=self.mapper)
         self.figure.scatter("x", "y", source=self.train_source, fill_color="color", line_color="white",

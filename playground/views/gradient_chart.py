@@ -4,12 +4,12 @@ from __future__ import annotations
 import math
 
 import panel as pn
-from bokeh.models import ColumnDataSource, Legend, LegendItem, Range1d
+from bokeh.models import ColumnDataSource, Range1d
 from bokeh.palettes import Viridis256
-from bokeh.plotting import figure
 
 from ..config import MAX_HIDDEN_LAYERS
 from ..session import Frame, Session
+from .charts import GrowingSource, legend_html, live_figure
 
 MAX_LAYERS = MAX_HIDDEN_LAYERS + 1  # weight layers: every hidden layer and the output
 MAX_POINTS = 2000
@@ -22,35 +22,33 @@ class GradientNormChart(pn.viewable.Viewer):
         super().__init__(**params)
         columns = {"epoch": []} | {f"layer{l}": [] for l in range(MAX_LAYERS)}
         self.source = ColumnDataSource(columns, name="gradient_norms_source")
-        self.figure = figure(width=400, height=170, y_axis_type="log", x_range=Range1d(0, 1),
-                             y_range=Range1d(1e-6, 1), toolbar_location=None, tools="",
-                             name="gradient_norm_figure", min_border=4, title="Gradient norm per layer")
-        self.figure.title.text_font_size = "9pt"
+        self.rows = GrowingSource(self.source, MAX_POINTS)
+        self.figure = live_figure(width=400, height=160, y_axis_type="log", x_range=Range1d(0, 1),
+                                  y_range=Range1d(1e-6, 1), name="gradient_norm_figure")
         self.figure.xaxis.axis_label = "epoch"
+        self.figure.xgrid.visible = False
         self.lines = [self.figure.line("epoch", f"layer{l}", source=self.source, line_width=2)
                       for l in range(MAX_LAYERS)]
-        self.legend = Legend(items=[], label_text_font_size="7pt", spacing=0, padding=2,
-                             glyph_width=14, label_standoff=2)
-        self.figure.add_layout(self.legend, "right")
+        self.legend = pn.pane.HTML("", margin=(0, 5), name="gradient_norm_legend")
+        self._layout = pn.Column(self.legend, pn.pane.Bokeh(self.figure))
         self._session = None
         self._low, self._high = math.inf, 0.0
 
     def __panel__(self):
-        return pn.pane.Bokeh(self.figure)
+        return self._layout
 
     def set_session(self, session: Session) -> None:
         self._session = session
         n = session.spec.n_layers
         palette = [Viridis256[int(i * 220 / max(n - 1, 1))] for i in range(n)]
-        items = []
+        entries = []
         for l, line in enumerate(self.lines):
             line.visible = l < n
             if l < n:
                 line.glyph.line_color = palette[l]
-                name = "output" if l == n - 1 else f"layer {l + 1}"
-                items.append(LegendItem(label=name, renderers=[line]))
-        self.legend.items = items
-        self.source.data = {k: [] for k in self.source.data}
+                entries.append(("output" if l == n - 1 else f"layer {l + 1}", palette[l]))
+        self.legend.object = legend_html(entries, title="Gradient norm per layer")
+        self.rows.reset()
         self._low, self._high = math.inf, 0.0
 
     def show(self, frame: Frame) -> None:
@@ -61,7 +59,7 @@ class GradientNormChart(pn.viewable.Viewer):
             return
         row = {"epoch": [frame.epoch]} | {f"layer{l}": [norms[l] if l < len(norms) else float("nan")]
                                           for l in range(MAX_LAYERS)}
-        self.source.stream(row, rollover=MAX_POINTS)
+        self.rows.append(row)
         positive = [v for v in norms if v > 0]
         if positive:
             self._low, self._high = min(self._low, *positive), max(self._high, *positive)

@@ -5,12 +5,13 @@ import math
 
 import panel as pn
 import param
-from bokeh.models import ColumnDataSource, Range1d
-from bokeh.plotting import figure
+from bokeh.models import ColumnDataSource, BasicTickFormatter, Range1d
 
 from ..session import Frame
+from .charts import GrowingSource, legend_html, live_figure
 
 MAX_POINTS = 2000  # older points roll off the chart
+TRAIN_COLOR, TEST_COLOR = "#333333", "#999999"
 
 
 class LossChart(pn.viewable.Viewer):
@@ -25,24 +26,25 @@ class LossChart(pn.viewable.Viewer):
     def __init__(self, **params):
         super().__init__(**params)
         self.source = ColumnDataSource(dict(epoch=[], train=[], test=[]), name="loss_source")
+        self.rows = GrowingSource(self.source, MAX_POINTS)
         self.figures = {}
         for scale in ("linear", "log"):
-            fig = figure(width=330, height=150, y_axis_type=scale, x_range=Range1d(0, 1),
-                         y_range=Range1d(1e-3 if scale == "log" else 0, 1), toolbar_location=None,
-                         tools="", name=f"loss_figure_{scale}", min_border=4)
-            fig.line("epoch", "train", source=self.source, color="#333333", line_width=2,
-                     legend_label="training")
-            fig.line("epoch", "test", source=self.source, color="#999999", line_width=2,
-                     legend_label="test")
-            fig.legend.location = "top_right"
-            fig.legend.label_text_font_size = "8pt"
-            fig.legend.background_fill_alpha = 0.6
+            fig = live_figure(width=330, height=150, y_axis_type=scale, x_range=Range1d(0, 1),
+                              y_range=Range1d(1e-3 if scale == "log" else 0, 1), name=f"loss_figure_{scale}")
+            fig.line("epoch", "train", source=self.source, color=TRAIN_COLOR, line_width=2)
+            fig.line("epoch", "test", source=self.source, color=TEST_COLOR, line_width=2)
+            fig.xgrid.visible = False
             fig.xaxis.axis_label = "epoch"
+            if scale == "linear":  # labels of one width: a wider label would re-lay-out the page
+                fig.yaxis.formatter = BasicTickFormatter(precision=2, power_limit_high=4)
             self.figures[scale] = fig
-        self.panes = {scale: pn.pane.Bokeh(fig) for scale, fig in self.figures.items()}
-        self._top = 1e-9
-        self._bottom = math.inf
-        self._layout = pn.Column(self.panes["linear"], self.panes["log"],
+        # One figure on the page at a time: a hidden one would still be redrawn on every
+        # streamed point, and its unplaced axes would re-lay-out the whole page each time.
+        self.pane = pn.pane.Bokeh(self.figures["linear"])
+        self._top, self._bottom = 1e-9, math.inf  # the losses' range so far
+        self._pending = []  # (epoch, train, test) not yet streamed
+        legend = pn.pane.HTML(legend_html([("training", TRAIN_COLOR), ("test", TEST_COLOR)]), margin=(0, 5))
+        self._layout = pn.Column(legend, self.pane,
                                  pn.widgets.Checkbox.from_param(self.param.log_scale, label="Log scale"))
         self._toggle_scale()
 
@@ -51,34 +53,53 @@ class LossChart(pn.viewable.Viewer):
 
     @param.depends("log_scale", watch=True)
     def _toggle_scale(self):
-        # the figures themselves (toggling the panes twice does not reach the browser)
-        self.figures["linear"].visible = not self.log_scale
-        self.figures["log"].visible = self.log_scale
+        self.pane.object = self._shown()
+        self._fit_ranges()
+
+    def _shown(self):
+        return self.figures["log" if self.log_scale else "linear"]
 
     def clear(self, history: dict | None = None) -> None:
         """Empty the chart, or start it from a session's ``history`` (epoch/train_loss/test_loss)."""
-        self.source.data = dict(epoch=[], train=[], test=[])
         self._top, self._bottom = 1e-9, math.inf
+        self._pending = []
+        columns = dict(epoch=[], train=[], test=[])
         if history and len(history["epoch"]) > 1:
             points = zip(history["epoch"][:-1], history["train_loss"][:-1], history["test_loss"][:-1])
             for epoch, train, test in list(points)[-MAX_POINTS:]:
                 if math.isfinite(train):
-                    self.source.stream(dict(epoch=[epoch], train=[train], test=[test]), rollover=MAX_POINTS)
+                    self._track(train, test)
+                    for name, value in zip(columns, (epoch, train, test if math.isfinite(test) else float("nan"))):
+                        columns[name].append(value)
+        self.rows.reset(columns)
+        self._fit_ranges()
 
-    def show(self, frame: Frame) -> None:
-        """Stream one point (non-finite losses are not drawn) and adjust the ranges."""
+    def show(self, frame: Frame, draw: bool = True) -> None:
+        """Add the frame's point (non-finite losses are not drawn). ``draw=False`` keeps it
+        for the next drawn frame: while playing, the chart is redrawn every other frame."""
         train, test = frame.train_loss, frame.test_loss
-        if not math.isfinite(train):
-            return
-        test = test if math.isfinite(test) else float("nan")
-        self.source.stream(dict(epoch=[frame.epoch], train=[train], test=[test]), rollover=MAX_POINTS)
+        if math.isfinite(train):
+            self._pending.append((frame.epoch, train, test if math.isfinite(test) else float("nan")))
+            self._track(train, test)
+        if draw and self._pending:
+            epochs, trains, tests = (list(column) for column in zip(*self._pending))
+            self._pending = []
+            self.rows.append(dict(epoch=epochs, train=trains, test=tests))
+            self._fit_ranges()
+
+    def _track(self, train: float, test: float) -> None:
         finite = [v for v in (train, test) if math.isfinite(v)]
         self._top = max(self._top, *finite)
         self._bottom = min(self._bottom, *[v for v in finite if v > 0] or [self._bottom])
+
+    def _fit_ranges(self) -> None:
+        """The shown figure's ranges around the data (the other one's follow when shown)."""
         epochs = self.source.data["epoch"]
-        start, end = epochs[0], max(epochs[-1], 1.0)
-        for scale, fig in self.figures.items():
-            fig.x_range.update(start=start, end=end)
-        self.figures["linear"].y_range.update(start=0, end=self._top * 1.05)
-        if math.isfinite(self._bottom):
-            self.figures["log"].y_range.update(start=self._bottom * 0.8, end=self._top * 1.25)
+        if not len(epochs):
+            return
+        fig = self._shown()
+        fig.x_range.update(start=epochs[0], end=max(epochs[-1], 1.0))
+        if not self.log_scale:
+            fig.y_range.update(start=0, end=self._top * 1.05)
+        elif math.isfinite(self._bottom):
+            fig.y_range.update(start=self._bottom * 0.8, end=self._top * 1.25)

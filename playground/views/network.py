@@ -8,12 +8,12 @@ import numpy as np
 import panel as pn
 import param
 from bokeh.models import ColumnDataSource, HoverTool, LinearColorMapper
-from bokeh.plotting import figure
 
 from kernels import ACTIVATIONS
 
 from ..config import MAX_HIDDEN_LAYERS, PLAYGROUND_MAX_NEURONS, RunConfig
 from ..session import Frame, Session
+from .charts import live_figure
 from .colors import LEVELS, diverging_palette, to_levels
 
 COLUMN_WIDTH = 112  # pixels per layer column
@@ -58,10 +58,9 @@ class NetworkDiagram(pn.viewable.Viewer):
                                            gradient=[], ring=[], ring_color=[]), name="neurons_source")
         self.edges = ColumnDataSource(dict(x0=[], y0=[], x1=[], y1=[], color=[], width=[], weight=[],
                                            gradient=[], label=[]), name="edges_source")
-        self.figure = figure(height=MAX_ROWS * ROW_HEIGHT, width=3 * COLUMN_WIDTH, toolbar_location=None,
-                             tools="", min_border=0, x_range=(-0.5, 2.5), y_range=(-MAX_ROWS + 0.5, 0.5),
-                             name="network_figure", outline_line_color=None)
-        self.figure.axis.visible = False
+        self.figure = live_figure(height=MAX_ROWS * ROW_HEIGHT, width=3 * COLUMN_WIDTH, min_border=0,
+                                  x_range=(-0.5, 2.5), y_range=(-MAX_ROWS + 0.5, 0.5), name="network_figure",
+                                  outline_line_color=None, x_axis_location=None, y_axis_location=None)
         self.figure.grid.visible = False
         edge_renderer = self.figure.segment("x0", "y0", "x1", "y1", source=self.edges, line_color="color",
                                             line_width="width", line_alpha=0.85)

@@ -21,7 +21,7 @@ from playwright.sync_api import expect
 from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketClosedError
 
-from playground.app import FRAME_PERIOD_MS
+from playground.app import FRAME_INTERVAL_S
 
 CHROMIUM = os.environ.get("NN_PLAYGROUND_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-dev-shm-usage"]
@@ -43,7 +43,7 @@ window.pg = (() => {
     const m = model(name);
     if (!m) return null;
     const el = document.createElement('div');
-    el.innerHTML = m.text || '';
+    el.innerHTML = m.html || '';
     return el.textContent;
   };
   const number = (text, label) => {
@@ -66,6 +66,11 @@ window.pg = (() => {
       const all = d.all_models || d._all_models.values();
       return Array.from(all).find(m => m.data_source === s) || null;
     },
+    // True when the named model is on the page (has a view), not merely in the document.
+    drawn: (name) => {
+      const m = model(name);
+      return !!m && Object.values(Bokeh.index).some(v => v.owner.find_one(m) != null);
+    },
     column: (source, column) => { const s = model(source); return s ? Array.from(s.data[column] || []) : null; },
     rows: (source) => { const s = model(source); return s ? s.get_length() : null; },
     boundary: () => {
@@ -85,7 +90,7 @@ window.pg = (() => {
       for (const k of Object.keys(counts)) delete counts[k];
       const bump = (k) => () => { counts[k] = (counts[k] || 0) + 1; };
       const epoch = model('epoch_readout'), boundary = model('boundary_source'), loss = model('loss_source');
-      epoch.properties.text.change.connect(bump('epoch'));
+      epoch.properties.html.change.connect(bump('epoch'));
       boundary.change.connect(bump('boundary'));
       boundary.properties.data.change.connect(bump('boundary'));
       boundary.patching.connect(bump('boundary'));
@@ -223,7 +228,7 @@ class App:
             show_test.click()
             self.wait("v => pg.rendererOf('test_points').visible === v", expected)
         self.page.wait_for_function(
-            "ms => pg.framesSince() >= 20 && pg.msSince() >= ms", arg=10 * FRAME_PERIOD_MS, polling="raf",
+            "ms => pg.framesSince() >= 20 && pg.msSince() >= ms", arg=10 * 1000 * FRAME_INTERVAL_S, polling="raf",
             timeout=15_000)
         return self.js("pg.counted()")
 
