@@ -6,6 +6,7 @@ the app's views all drive it the same way.
 """
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ import numpy as np
 
 from kernels import initial_parameters, make_backend
 from kernels import losses
+from kernels import reference
 
 from .config import RunConfig
 from .data import DATA_RANGE, DataSet, feature_matrix, generate, load_csv
@@ -192,6 +194,29 @@ class Session:
             self._batch_in_epoch = last
         return np.concatenate(orders), np.concatenate(bounds)
 
+    def peek_batch(self) -> np.ndarray:
+        """Row indices into ``X_train`` of the minibatch that the next step trains on, ``(b,)``.
+
+        Consumes nothing: the next :meth:`advance` draws exactly these rows (at an epoch's
+        end the shuffle for the next epoch is drawn from a copy of the batch generator).
+        """
+        n_train, size = len(self.X_train), self.config.batch_size
+        order, batch = self._epoch_order, self._batch_in_epoch
+        if batch >= self.steps_per_epoch:
+            order, batch = copy.deepcopy(self._batch_rng).permutation(n_train), 0
+        return np.array(order[batch * size: min((batch + 1) * size, n_train)])
+
+    def optimizer_state(self) -> tuple[np.ndarray, np.ndarray, int]:
+        """The optimizer state that the next step starts from: float64 copies of ``state1``
+        and ``state2`` (flat ``(P,)``, see :mod:`kernels.optimizers`) and the optimizer's step
+        count; fresh (zeros, 0) when the optimizer was changed since the last step."""
+        backend = self.backend
+        if self.config.optimizer != self._optimizer_name:
+            zeros = np.zeros(self.spec.layout().size)
+            return zeros, zeros.copy(), 0
+        return (np.array(backend.state1, dtype=np.float64), np.array(backend.state2, dtype=np.float64),
+                int(backend.step))
+
     def advance(self, n_steps: int, boundary: bool = True, gradient: bool = False) -> Frame:
         """Train ``n_steps`` minibatch steps (none once diverged) and return the new frame."""
         if self._initial_loss is None:
@@ -227,13 +252,19 @@ class Session:
             correct = (logits[:, 0] > 0) == (T[:, 0] > 0)
         return loss, float(np.mean(correct))
 
-    def boundary(self) -> np.ndarray:
+    def boundary(self, params: np.ndarray | None = None) -> np.ndarray:
         """The network over the plane, ``(GRID_SIZE, GRID_SIZE)``; row i is x2, column j x1.
 
         Two classes: probability of class 1 (0..1; for mse the output mapped from -1..1).
         More classes: the predicted class number. Regression: the predicted value.
+        ``params``: other flat parameters ``(P,)`` to draw instead of the network's own
+        (computed with the reference backend's NumPy math; the network is not changed).
         """
-        logits = self.backend.logits(self.X_grid).astype(np.float64)
+        if params is None:
+            logits = self.backend.logits(self.X_grid).astype(np.float64)
+        else:
+            logits = reference.forward(self.spec, self.spec.layout(), np.asarray(params, dtype=np.float64),
+                                       self.X_grid.astype(np.float64))[0][-1]
         if self.loss == "ce":
             values = logits.argmax(axis=1).astype(np.float64)
         elif self.loss == "bce":

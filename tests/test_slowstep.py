@@ -1,0 +1,395 @@
+"""Tests for playground.slowstep: the four phases of one step, worked out apart from the
+fast kernels, agree with the reference backend, with finite differences and with what a
+normal step of the session then does."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kernels import OPTIMIZERS, losses, make_backend
+from kernels.activations import activate
+from playground import slowstep
+from playground.config import RunConfig
+from playground.session import Session
+from tests.test_session import record_batches
+
+# Data sets with each loss that fits them (blobs: 3 classes, softmax cross-entropy).
+DATA_AND_LOSS = [("circle", "bce"), ("circle", "mse"), ("blobs", "ce"), ("plane", "mse")]
+
+
+def make_session(**settings) -> Session:
+    """A small session on the cpu kernels: 60 points, 30 for training, batches of 8
+    (4 steps an epoch, the last of 6 points)."""
+    values = dict(dataset="circle", points=60, batch_size=8, seed=3, backend="cpu", learning_rate=0.03,
+                  hidden=[3, 2], activation=["tanh"], classes=3)
+    values.update(settings)
+    return Session(RunConfig(**values))
+
+
+def twins(**settings) -> tuple[Session, Session]:
+    return make_session(**settings), make_session(**settings)
+
+
+def reference_backend(session: Session, params=None):
+    return make_backend("reference", session.spec,
+                        session.backend.get_params() if params is None else params)
+
+
+def batch_objective(session: Session, params: np.ndarray, batch: np.ndarray) -> float:
+    """Mean loss over ``batch`` + penalty at ``params``, from kernels.losses (what a step descends)."""
+    X = np.asarray(session.X_train, np.float64)[batch]
+    T = np.asarray(session.T_train, np.float64)[batch]
+    logits = reference_backend(session, params).logits(X)
+    mask = session.spec.layout().weight_mask()
+    return (losses.loss_value(logits, T, session.loss)
+            + losses.regularization_value(params[mask], session.config.regularization, session.config.reg_rate))
+
+
+# ------------------------------------------------------------------------------ the batch
+
+def test_peek_batch_is_the_batch_the_next_step_trains_on():
+    session = make_session()
+    batches = record_batches(session)
+    peeked = []
+    for _ in range(11):  # across two epoch ends (4 steps an epoch), each a new shuffle
+        peeked.append(session.peek_batch())
+        assert np.array_equal(session.peek_batch(), peeked[-1])  # peeking consumes nothing
+        session.advance(1, boundary=False)
+    assert [len(b) for b in peeked[:4]] == [8, 8, 8, 6]
+    for got, trained in zip(peeked, batches):
+        assert np.array_equal(got, trained)
+    untouched = make_session()
+    untouched.advance(11, boundary=False)
+    assert np.array_equal(untouched.backend.get_params(), session.backend.get_params())
+
+
+def test_optimizer_state_is_fresh_after_an_optimizer_change():
+    session = make_session(optimizer="adam")
+    session.advance(3, boundary=False)
+    state1, state2, step = session.optimizer_state()
+    assert step == 3 and np.any(state1 != 0) and np.any(state2 != 0)
+    session.config.optimizer = "momentum"
+    state1, state2, step = session.optimizer_state()
+    assert step == 0 and not np.any(state1) and not np.any(state2)
+
+
+def test_boundary_of_given_params_is_the_network_boundary():
+    session = make_session(loss="bce")
+    session.advance(5, boundary=False)
+    params = session.backend.get_params()
+    np.testing.assert_allclose(session.boundary(params), session.boundary(), rtol=1e-12, atol=1e-14)
+    other = session.boundary(params * 0.5)
+    assert not np.allclose(other, session.boundary())
+    assert np.array_equal(session.backend.get_params(), params)  # drawing it changed nothing
+
+
+# ------------------------------------------------------------------------------ phase 1: forward
+
+@pytest.mark.parametrize("hidden, activation", [([3, 2], ["tanh"]), ([4], ["relu"]), ([], ["tanh"]),
+                                                ([2, 3, 2], ["sigmoid", "elu", "gelu"])])
+@pytest.mark.parametrize("dataset, loss", DATA_AND_LOSS)
+def test_forward_pass_of_the_point_is_the_reference_backend(hidden, activation, dataset, loss):
+    session = make_session(hidden=hidden, activation=activation, dataset=dataset, loss=loss)
+    session.advance(2, boundary=False)
+    data = slowstep.compute(session)
+    assert data.point == data.batch[0] and data.point_in_batch
+    x = np.asarray(session.X_train, np.float64)[data.point: data.point + 1]
+    reference = reference_backend(session)
+    outputs = reference.layer_outputs(x)
+    assert len(data.forward.zs) == len(hidden) + 1
+    np.testing.assert_array_equal(data.forward.inputs[0], x)
+    names = tuple(session.spec.activations) + ("linear",)
+    for layer, (z, a) in enumerate(zip(data.forward.zs, outputs)):
+        np.testing.assert_allclose(activate(names[layer], z), a, rtol=1e-12, atol=1e-15)
+        if layer + 1 < len(data.forward.inputs):
+            np.testing.assert_allclose(data.forward.inputs[layer + 1], a, rtol=1e-12, atol=1e-15)
+    logits = reference.logits(x)
+    np.testing.assert_allclose(data.forward.zs[-1], logits, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(data.prediction, losses.output(logits, loss)[0], rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(data.target, session.T_train[data.point])
+
+
+def test_a_chosen_point_outside_the_batch_is_spelled_out():
+    session = make_session()
+    batch = session.peek_batch()
+    outside = int(np.setdiff1d(np.arange(len(session.X_train)), batch)[0])
+    data = slowstep.compute(session, point=outside)
+    assert data.point == outside and not data.point_in_batch
+    np.testing.assert_array_equal(data.features, session.X_train[outside])
+    logits = reference_backend(session).logits(np.asarray(session.X_train[outside: outside + 1], np.float64))
+    np.testing.assert_allclose(data.forward.zs[-1], logits, rtol=1e-12)
+    # The gradient is still the batch's: the chosen point is only what is spelled out.
+    np.testing.assert_array_equal(data.gradient, slowstep.compute(session).gradient)
+    with pytest.raises(slowstep.SlowStepRefused, match="not a training point"):
+        slowstep.compute(session, point=len(session.X_train))
+
+
+# ------------------------------------------------------------------------------ phase 2: loss
+
+@pytest.mark.parametrize("dataset, loss", DATA_AND_LOSS)
+def test_point_losses_are_each_points_loss(dataset, loss):
+    session = make_session(dataset=dataset, loss=loss)
+    session.advance(3, boundary=False)
+    data = slowstep.compute(session)
+    X, T = np.asarray(session.X_train, np.float64), np.asarray(session.T_train, np.float64)
+    logits = reference_backend(session).logits(X)
+    assert data.point_losses.shape == (len(X),)
+    expected = [losses.loss_value(logits[k: k + 1], T[k: k + 1], loss) for k in range(len(X))]
+    np.testing.assert_allclose(data.point_losses, expected, rtol=1e-12)
+    assert data.point_loss == pytest.approx(expected[data.point], rel=1e-12)
+    assert data.batch_loss == pytest.approx(losses.loss_value(logits[data.batch], T[data.batch], loss), rel=1e-12)
+    assert np.all(data.point_losses >= 0)
+    assert data.loss_formula == slowstep.LOSS_FORMULAS[loss]
+
+
+def test_cross_entropy_punishes_a_confident_mistake_more_than_mse():
+    """The comparison the loss phase is for: one point, confidently wrong (z = −4 for class 1)."""
+    z, y_pm, y01 = np.array([[-4.0]]), np.array([[1.0]]), np.array([[1.0]])
+    ce = slowstep.per_point_losses(z, y01, "bce")[0]
+    assert ce == pytest.approx(np.log1p(np.exp(4.0)), rel=1e-12)  # −log σ(−4)
+    mse_of_probability = (losses.sigmoid(-4.0) - 1.0) ** 2  # at most 1 however wrong
+    assert ce > 4 * mse_of_probability
+    assert slowstep.per_point_losses(np.array([[-0.2]]), y_pm, "mse")[0] == pytest.approx(1.44)
+
+
+@pytest.mark.parametrize("regularization", ["l1", "l2"])
+def test_loss_formula_and_penalty_name_the_regularization(regularization):
+    session = make_session(regularization=regularization, reg_rate=0.03)
+    data = slowstep.compute(session)
+    assert data.loss_formula.endswith(slowstep.PENALTY_FORMULAS[regularization])
+    mask = session.spec.layout().weight_mask()
+    assert data.penalty == pytest.approx(
+        losses.regularization_value(session.backend.get_params()[mask], regularization, 0.03), rel=1e-12)
+    assert data.penalty > 0
+
+
+# ------------------------------------------------------------------------------ phase 3: backward
+
+@pytest.mark.parametrize("regularization", ["none", "l1", "l2"])
+@pytest.mark.parametrize("dataset, loss", DATA_AND_LOSS)
+def test_gradient_is_the_reference_backends(dataset, loss, regularization):
+    session = make_session(dataset=dataset, loss=loss, regularization=regularization, reg_rate=0.01)
+    session.advance(5, boundary=False)
+    data = slowstep.compute(session)
+    X = np.asarray(session.X_train, np.float64)[data.batch]
+    T = np.asarray(session.T_train, np.float64)[data.batch]
+    expected = reference_backend(session).gradient(X, T, regularization, 0.01)
+    np.testing.assert_allclose(data.gradient, expected, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(data.data_gradient + data.penalty_gradient, data.gradient, rtol=1e-15, atol=0)
+    # The penalty is on the weights only; the biases' gradient is the loss's alone.
+    biases = ~session.spec.layout().weight_mask()
+    assert not np.any(data.penalty_gradient[biases])
+
+
+@pytest.mark.parametrize("hidden", [[3, 2], []])
+@pytest.mark.parametrize("dataset, loss", DATA_AND_LOSS)
+def test_displayed_gradient_agrees_with_finite_differences(dataset, loss, hidden):
+    session = make_session(dataset=dataset, loss=loss, hidden=hidden, activation=["tanh"],
+                           regularization="l2", reg_rate=0.01)
+    session.advance(2, boundary=False)
+    data = slowstep.compute(session)
+    params = session.backend.get_params()
+    h = 1e-6
+    # The largest gradients of the first and the last weight layer, and a bias.
+    layout = session.spec.layout()
+    first = int(layout.w_offsets[0] + np.argmax(np.abs(layout.weights(data.gradient, 0))))
+    last = int(layout.w_offsets[-1] + np.argmax(np.abs(layout.weights(data.gradient, session.spec.n_layers - 1))))
+    bias = int(layout.b_offsets[-1] + np.argmax(np.abs(layout.bias(data.gradient, session.spec.n_layers - 1))))
+    for index in sorted({first, last, bias}):
+        up, down = params.copy(), params.copy()
+        up[index] += h
+        down[index] -= h
+        estimate = (batch_objective(session, up, data.batch) - batch_objective(session, down, data.batch)) / (2 * h)
+        assert abs(data.gradient[index]) > 1e-4, "a gradient this small checks nothing"
+        assert data.gradient[index] == pytest.approx(estimate, rel=1e-5), index
+
+
+@pytest.mark.parametrize("hidden, activation", [([3, 2], ["tanh"]), ([4], ["relu"]), ([], ["tanh"])])
+@pytest.mark.parametrize("dataset, loss", DATA_AND_LOSS)
+def test_chain_rule_factors_multiply_to_each_gradient(dataset, loss, hidden, activation):
+    session = make_session(dataset=dataset, loss=loss, hidden=hidden, activation=activation,
+                           regularization="l2", reg_rate=0.02)
+    session.advance(3, boundary=False)
+    data = slowstep.compute(session)
+    layout, sizes = session.spec.layout(), session.spec.layer_sizes
+    B = len(data.batch)
+    names = tuple(session.spec.activations) + ("linear",)
+    for layer in range(session.spec.n_layers):
+        W_grad = layout.weights(data.gradient, layer)
+        for i in range(sizes[layer]):
+            for j in range(sizes[layer + 1]):
+                rule = slowstep.chain_rule(data, layer, i, j)
+                assert rule.products.shape == (B,)
+                np.testing.assert_allclose(rule.products, rule.upstream * rule.slope * rule.inputs, rtol=1e-15)
+                assert rule.mean == pytest.approx(rule.products.sum() / B, rel=1e-12)
+                assert rule.total == pytest.approx(W_grad[i, j], rel=1e-10, abs=1e-15)
+                assert rule.penalty == pytest.approx(0.02 * layout.weights(session.backend.get_params(), layer)[i, j])
+                if layer == session.spec.n_layers - 1:  # output: dL/dz of each point, f' folded in
+                    assert np.all(rule.slope == 1.0)
+                else:  # f'(z) of unit j, from its pre-activation over the batch
+                    z = data.batch_pass.zs[layer][:, j]
+                    h = 1e-6
+                    slope = (activate(names[layer], z + h) - activate(names[layer], z - h)) / (2 * h)
+                    np.testing.assert_allclose(rule.slope, slope, rtol=1e-5, atol=1e-7)
+    # The output layer's upstream gradient is each point's own dL/dz: ŷ − y (bce, ce), 2(ŷ − y) (mse).
+    out = data.batch_pass
+    factor = 2.0 if loss == "mse" else 1.0
+    T = np.asarray(session.T_train, np.float64)[data.batch]
+    np.testing.assert_allclose(out.upstream[-1], factor * (out.outputs - T), rtol=1e-12, atol=1e-15)
+
+
+# ------------------------------------------------------------------------------ phase 4: update
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+@pytest.mark.parametrize("dataset, loss", DATA_AND_LOSS)
+def test_slow_step_leaves_the_session_where_a_normal_step_does(optimizer, dataset, loss):
+    """Two identical sessions, a few steps in (optimizer state built up, mid-epoch); one takes
+    the slow step, the other a normal one: then they are the same in every respect."""
+    slow, normal = twins(optimizer=optimizer, dataset=dataset, loss=loss, regularization="l1", reg_rate=0.001)
+    for session in (slow, normal):
+        session.advance(3, boundary=False)  # the next step ends the epoch; the one after reshuffles
+    for _ in range(2):
+        data = slowstep.compute(slow)
+        assert data.step_before == normal.step and data.step_after == normal.step + 1
+        frame = slowstep.apply(slow, data, boundary=False)
+        normal.advance(1, boundary=False)
+        assert (slow.step, slow.epoch) == (normal.step, normal.epoch) == (frame.step, frame.epoch)
+        assert frame.epoch == data.epoch_after
+        np.testing.assert_array_equal(slow.backend.get_params(), normal.backend.get_params())
+        np.testing.assert_array_equal(slow.backend.state1, normal.backend.state1)
+        np.testing.assert_array_equal(slow.backend.state2, normal.backend.state2)
+        assert slow.backend.step == normal.backend.step == data.update.step
+        assert np.array_equal(slow.peek_batch(), normal.peek_batch())
+        assert slow.history == normal.history
+        # And the phase numbers, worked out apart from the kernels, are what the step did.
+        actual = slow.backend.get_params()
+        scale = np.abs(data.update.before).max()
+        np.testing.assert_allclose(data.update.after, actual, rtol=1e-12, atol=1e-14 * scale)
+        if optimizer != "sgd":
+            np.testing.assert_allclose(data.update.new_state1, slow.backend.state1, rtol=1e-12,
+                                       atol=1e-14 * np.abs(slow.backend.state1).max())
+        assert not np.array_equal(data.update.after, data.update.before)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adamw"])
+def test_adam_update_is_written_out_with_bias_correction(optimizer):
+    session = make_session(optimizer=optimizer, learning_rate=0.01)
+    session.advance(2, boundary=False)
+    m0, v0, step = session.optimizer_state()
+    data = slowstep.compute(session)
+    u, s = data.update, data.update.settings
+    t = step + 1
+    assert u.step == t == 3
+    g = data.gradient
+    m = s.beta1 * m0 + (1 - s.beta1) * g  # Kingma & Ba, Algorithm 1
+    v = s.beta2 * v0 + (1 - s.beta2) * g * g
+    np.testing.assert_allclose(u.new_state1, m, rtol=1e-12)
+    np.testing.assert_allclose(u.new_state2, v, rtol=1e-12)
+    assert u.bias_correction1 == pytest.approx(1 - s.beta1 ** 3) and u.bias_correction2 == pytest.approx(1 - s.beta2 ** 3)
+    np.testing.assert_allclose(u.m_hat, m / (1 - s.beta1 ** t), rtol=1e-12)
+    np.testing.assert_allclose(u.v_hat, v / (1 - s.beta2 ** t), rtol=1e-12)
+    decayed = u.before * (1 - s.learning_rate * s.weight_decay) if optimizer == "adamw" else u.before
+    np.testing.assert_allclose(u.after, decayed - s.learning_rate * u.m_hat / (np.sqrt(u.v_hat) + s.eps), rtol=1e-9)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov"])
+def test_sgd_and_momentum_updates_are_written_out(optimizer):
+    session = make_session(optimizer=optimizer, learning_rate=0.05)
+    session.advance(2, boundary=False)
+    velocity0, _, _ = session.optimizer_state()
+    data = slowstep.compute(session)
+    u, lr, mu = data.update, 0.05, data.update.settings.momentum
+    if optimizer == "sgd":
+        np.testing.assert_allclose(u.after, u.before - lr * data.gradient, rtol=1e-12)
+        return
+    velocity = mu * velocity0 + data.gradient
+    np.testing.assert_allclose(u.new_state1, velocity, rtol=1e-12)
+    direction = data.gradient + mu * velocity if optimizer == "nesterov" else velocity
+    np.testing.assert_allclose(u.after, u.before - lr * direction, rtol=1e-12)
+
+
+def test_an_optimizer_changed_before_the_step_starts_fresh():
+    slow, normal = twins(optimizer="adam")
+    for session in (slow, normal):
+        session.advance(3, boundary=False)
+        session.config.optimizer = "momentum"
+        session.config.momentum = 0.9
+    data = slowstep.compute(slow)
+    assert data.update.step == 1 and not np.any(data.update.state1)
+    slowstep.apply(slow, data, boundary=False)
+    normal.advance(1, boundary=False)
+    np.testing.assert_array_equal(slow.backend.get_params(), normal.backend.get_params())
+    np.testing.assert_allclose(data.update.after, slow.backend.get_params(), rtol=1e-12)
+
+
+def test_zero_hidden_layers_still_has_four_phases():
+    slow, normal = twins(hidden=[], activation=["tanh"], optimizer="adam", loss="bce")
+    data = slowstep.compute(slow)
+    assert data.layer_sizes == (2, 1)
+    assert len(data.forward.zs) == 1 and len(data.batch_pass.deltas) == 1
+    w = slow.backend.get_params()[:2]
+    b = slow.backend.get_params()[2]
+    z = data.features @ w + b  # logistic regression, written out
+    assert data.forward.zs[0][0, 0] == pytest.approx(z, rel=1e-12)
+    assert data.prediction[0] == pytest.approx(1 / (1 + np.exp(-z)), rel=1e-12)
+    rule = slowstep.chain_rule(data, 0, 1, 0)
+    assert rule.total == pytest.approx(data.gradient[1], rel=1e-12)
+    slowstep.apply(slow, data)
+    normal.advance(1)
+    np.testing.assert_array_equal(slow.backend.get_params(), normal.backend.get_params())
+
+
+def test_morph_runs_from_the_old_boundary_to_the_new():
+    session = make_session(optimizer="sgd", learning_rate=1.0, loss="bce")
+    before = session.boundary()
+    data = slowstep.compute(session)
+    frames = slowstep.morph_frames(session, data, n_frames=5)
+    assert len(frames) == 5
+    np.testing.assert_allclose(frames[0], before, rtol=1e-12, atol=1e-14)
+    slowstep.apply(session, data)
+    np.testing.assert_allclose(frames[-1], session.boundary(), rtol=1e-9, atol=1e-12)
+    assert not np.allclose(frames[0], frames[-1])
+    middle = slowstep.interpolated_params(data, 0.5)
+    np.testing.assert_allclose(middle, (data.update.before + data.update.after) / 2, rtol=1e-12)
+
+
+# ------------------------------------------------------------------------------ refusals
+
+def test_a_diverged_run_is_refused_with_what_to_do():
+    session = make_session(dataset="plane", optimizer="sgd", learning_rate=50)
+    session.advance(200, boundary=False)
+    assert session.diverged
+    with pytest.raises(slowstep.SlowStepRefused, match="Reset"):
+        slowstep.compute(session)
+
+
+def test_a_stale_slow_step_is_refused():
+    session = make_session()
+    data = slowstep.compute(session)
+    session.config.learning_rate = 0.1  # another step now: the update shown is not it
+    assert not data.is_current(session)
+    with pytest.raises(slowstep.SlowStepRefused, match="changed"):
+        slowstep.apply(session, data)
+    session.config.learning_rate = 0.03
+    assert data.is_current(session)
+    session.advance(1, boundary=False)  # a normal step meanwhile
+    with pytest.raises(slowstep.SlowStepRefused):
+        slowstep.apply(session, data)
+    assert session.step == 1
+
+
+def test_float32_sessions_work_to_float32_rounding():
+    slow, normal = twins(dtype="float32", optimizer="adam")
+    data = slowstep.compute(slow)
+    slowstep.apply(slow, data)
+    normal.advance(1)
+    np.testing.assert_array_equal(slow.backend.get_params(), normal.backend.get_params())
+    np.testing.assert_allclose(data.update.after, slow.backend.get_params(), rtol=1e-5, atol=1e-6)
+
+
+def test_describe_number_reads_well():
+    assert slowstep.describe_number(0.0012345) == "0.00123"
+    assert slowstep.describe_number(-1.5) == "−1.50"
+    assert slowstep.describe_number(123456.0) == "1.23e+05"
+    assert slowstep.describe_number(0.0) == "0"
+    assert slowstep.describe_number(float("nan")) == "—"
