@@ -43,6 +43,7 @@ from playground.landscape import landscape
 from playground.views.loss_chart import LossChart
 from playground.views.network import NetworkDiagram
 from playground.views.readout import Readout
+from playground.views.slow_step import SlowStep
 
 TITLE = "nn-playground"
 EMBED_PANELS = ("boundary", "loss", "network", "gradients", "landscape", "controls")
@@ -58,7 +59,7 @@ if (navigator.clipboard) { navigator.clipboard.writeText(snippet); }
 # gradient charts and descent path, so that no frame carries everything.
 SECONDARY_EVERY = 4
 LOSS_CHART_EVERY = 2
-FRAMES_IN_FLIGHT = 2  # frames sent but not yet drawn: enough to hide the round trip, no backlog
+FRAMES_IN_FLIGHT = 1  # frames sent but not yet drawn: enough to hide the round trip, no backlog
 FRAME_ACK_TIMEOUT_S = 2.0  # a page that acknowledges nothing this long gets the next frame anyway
 LANDSCAPE_PERIOD_S = 1.0  # redraw the loss contours around the path at most this often
 FRAME_INTERVAL_S = 1 / 30  # at most 30 frames/s; a page that draws slower gets fewer (see _tick)
@@ -141,6 +142,11 @@ class Playground(pn.viewable.Viewer):
         self.network = NetworkDiagram(self.config)
         self.data_picker = DataPicker(self.config)
         self._build_widgets()
+        # Slow step: pauses, shows one step's phases, then trains it like Step (see its module);
+        # Step, Play and Reset cancel a half-done one.
+        self.slow_step = SlowStep(self.network, self.boundary, session=lambda: self.session, pause=self.pause,
+                                  lock=self._session_lock, advance=lambda n: self._show(*self._compute_locked(self.session, n)),
+                                  cancel_on=(self.play_button, self.step_button, self.reset_button))
         self.config.param.watch(self._on_structure_change, list(STRUCTURAL))
         self.config.param.watch(self._on_optimizer_change, ["optimizer"])
         self._install_session(self.session, notice="")
@@ -230,7 +236,7 @@ class Playground(pn.viewable.Viewer):
         if self.embed:
             return self._embedded_layout()
         header = pn.FlexBox(
-            pn.Row(self.reset_button, self.play_button, self.step_button, margin=(18, 0, 0, 0)),
+            pn.Row(self.reset_button, self.play_button, self.step_button, self.slow_step.button, margin=(18, 0, 0, 0)),
             self.epoch_div,
             self.learning_rate, self.optimizer, *self.hyper_widgets.values(), self.loss,
             self.regularization, self.reg_rate, self.speed_select, self.lesson,
@@ -247,6 +253,7 @@ class Playground(pn.viewable.Viewer):
             pn.pane.HTML("<h3>Network</h3>", margin=(0, 5)),
             pn.Row(pn.Column(pn.pane.HTML("<small>Inputs</small>", margin=(0, 5)), self.features,
                              margin=(60, 5, 0, 0)), self.network),
+            self.slow_step,
             # The secondary pictures sit in tabs: only the open one costs the browser a redraw.
             pn.Tabs(("Gradient norms", self.gradient_chart), ("Layers", self.layer_stats),
                     ("Descent path", self.landscape), dynamic=True),
@@ -380,6 +387,7 @@ class Playground(pn.viewable.Viewer):
 
     def _install_session(self, session: Session, notice: str) -> None:
         self._generation += 1
+        self.slow_step.cancel()
         self.session = session
         options = valid_losses(session.n_classes)
         if self.loss.options != options:
@@ -466,6 +474,8 @@ class Playground(pn.viewable.Viewer):
 
     def _on_frame_drawn(self, event) -> None:
         self._frames_drawn = max(self._frames_drawn, int(event.new))
+        if self.playing and not self._computing and pn.state.curdoc is not None:
+            pn.state.curdoc.add_next_tick_callback(self._tick)  # the next frame, if due, now
 
     def _page_is_behind(self) -> bool:
         """True while the page is FRAMES_IN_FLIGHT frames behind (and not for long)."""

@@ -82,6 +82,7 @@ class NetworkDiagram(pn.viewable.Viewer):
         self._layout = pn.Column(self.layer_header, self.layer_controls, self.pane, self.gradient_toggle, margin=0)
         self._last = None
         self._sizes: tuple[int, ...] = ()
+        self._shape = None  # what the drawn layout was built for (see set_session)
         self._edge_index = None
 
     def __panel__(self):
@@ -152,9 +153,15 @@ class NetworkDiagram(pn.viewable.Viewer):
 
     # ------------------------------------------------------------------ drawing
     def set_session(self, session: Session) -> None:
-        """A new network: lay out nodes and edges for its shape."""
+        """A new network: lay out nodes and edges for its shape. The same shape (new
+        data, a new seed...) keeps the layout and the controls as they are: rebuilding the
+        widgets costs the browser a few hundred milliseconds."""
         spec = session.spec
         sizes = spec.layer_sizes
+        shape = (tuple(sizes), tuple(spec.activations), tuple(session.config.features), session.loss)
+        if shape == self._shape:
+            return
+        self._shape = shape
         self._sizes = sizes
         n_cols = len(sizes)
         self.figure.width = n_cols * COLUMN_WIDTH
