@@ -139,6 +139,9 @@ class Playground(pn.viewable.Viewer):
         self._session_lock = threading.Lock()  # one advance at a time on this user's session
         self._generation = 0  # bumped by Step/Reset/new session: older frames in flight are dropped
         self._computing = False
+        # The next frame, trained while the page draws the current one: (future of
+        # _compute_locked's result, session, generation, steps, secondary); see _tick.
+        self._ahead = None
         self.network = NetworkDiagram(self.config)
         self.data_picker = DataPicker(self.config)
         self._build_widgets()
@@ -426,13 +429,19 @@ class Playground(pn.viewable.Viewer):
             self._callback = pn.state.add_periodic_callback(self._tick, period=TICK_MS)
 
     def pause(self) -> None:
-        if self.playing:
-            self._refresh_landscape()  # the contours around where training stopped
+        was_playing = self.playing
         self.playing = False
         self.play_button.label = "Play"
         if self._callback is not None:
             self._callback.stop()
             self._callback = None
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and ahead[1:3] == (self.session, self._generation):
+            # Trained ahead while the page drew the last frame: show it, so that what the page
+            # shows is where training stopped (waits at most one frame's training).
+            self._show(*ahead[0].result())
+        if was_playing:
+            self._refresh_landscape()  # the contours around where training stopped
 
     def close(self) -> None:
         """The tab is gone: stop training callbacks."""
@@ -495,22 +504,34 @@ class Playground(pn.viewable.Viewer):
             self.pause()  # the tab is gone: stop now, not when the session expires
             return
         session, generation = self.session, self._generation
-        loop = asyncio.get_running_loop()
         self._computing = True
         self._last_started_at = time.perf_counter()
         number = self._frames_sent + 1
-        secondary = number % SECONDARY_EVERY == 0
-        chart = number % LOSS_CHART_EVERY == 1
+        secondary, chart = self._frame_kind(number)
+        steps = self._steps_per_frame()
+        ahead, self._ahead = self._ahead, None
         try:
-            frame, extras = await loop.run_in_executor(_EXECUTOR, self._compute_locked, session,
-                                                       self._steps_per_frame(), secondary)
+            if ahead is not None and ahead[1:] != (session, generation, steps, secondary):
+                await asyncio.wrap_future(ahead[0])  # computed for other settings: let it end
+                ahead = None
+            future = ahead[0] if ahead else _EXECUTOR.submit(self._compute_locked, session, steps, secondary)
+            frame, extras = await asyncio.wrap_future(future)
         finally:
             self._computing = False
-        if session is not self.session or generation != self._generation or not self.playing:
+        if session is not self.session or generation != self._generation:
             return  # the network changed, or was reset, meanwhile: this frame is stale
-        self._show(frame, extras, chart=chart)
+        self._show(frame, extras, chart=chart)  # even if paused meanwhile: it is what was trained
+        if self.playing:  # train the next frame while the page draws this one
+            secondary = self._frame_kind(number + 1)[0]
+            self._ahead = (_EXECUTOR.submit(self._compute_locked, session, steps, secondary),
+                           session, generation, steps, secondary)
         if time.perf_counter() >= self._landscape_due:
             self._refresh_landscape(background=True)
+
+    @staticmethod
+    def _frame_kind(number: int) -> tuple[bool, bool]:
+        """(redraw the secondary pictures, redraw the loss chart) for frame ``number``."""
+        return number % SECONDARY_EVERY == 0, number % LOSS_CHART_EVERY == 1
 
     def _refresh_landscape(self, background: bool = False) -> None:
         """Recompute the loss contours around the path: in a worker while training, so
