@@ -320,7 +320,7 @@ def print_text(r: dict) -> None:
           f"{p['visible_epoch_per_s']:.1f} painted frames/s; frames with any change (readout or boundary) "
           f"{p['visible_per_s']:.1f}/s")
     print(f"  frames painted {p['painted_fps']:.1f}/s (idle, before Play: {r['idle_painted_fps']:.1f}/s); "
-          f"epochs shown {p['epochs_per_s']:.1f}/s (the server trains 1 epoch per 40 ms frame: 25/s asked)")
+          f"epochs shown {p['epochs_per_s']:.1f}/s (1 epoch per frame; the server sends at most 30 frames/s)")
     if "server_cpu_fraction" in p:
         print(f"  server process CPU {p['server_cpu_fraction']:.0%} of one core")
     print(f"  browser main thread in long tasks {p['long_task_fraction']:.0%}; websocket "
