@@ -25,6 +25,7 @@ from urllib.parse import urlencode
 
 import numpy as np
 import panel as pn
+from panel.io.callbacks import PeriodicCallback
 import param
 
 from kernels import BackendUnavailable
@@ -418,7 +419,10 @@ class Playground(pn.viewable.Viewer):
         self.play_button.label = "Pause"
         self._rate_window = (time.perf_counter(), self.session.step)
         if self._callback is None:
-            self._callback = pn.state.add_periodic_callback(self._tick, period=TICK_MS)
+            # background: no busy indicator, whose bookkeeping (param events on Panel's global
+            # state) cost more server time than the tick itself, 100 times a second per session.
+            self._callback = PeriodicCallback(callback=self._tick, period=TICK_MS, background=True)
+            self._callback.start()
 
     def pause(self) -> None:
         was_playing = self.playing

@@ -20,6 +20,7 @@ from kernels import BackendUnavailable
 
 from .config import HYPERPARAMETERS, ConfigError, DescentConfig, RunConfig, flag
 from .data import DataError, write_csv
+from .idle import IDLE_PAUSE_MINUTES, SESSION_TIMEOUT_MINUTES
 
 PROG = "nn-playground"
 
@@ -99,6 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--num-procs", default="1", help="server processes (a room: 2 on a 2-core machine)")
     serve.add_argument("--allow-websocket-origin", action="append", default=None, metavar="HOST[:PORT]",
                        help="another host name pages may be opened under (repeatable)")
+    serve.add_argument("--idle-pause-minutes", default=str(IDLE_PAUSE_MINUTES), metavar="MINUTES",
+                       help="a run left playing this long without a click pauses, with a notice "
+                            f"(default: {IDLE_PAUSE_MINUTES:g})")
+    serve.add_argument("--session-timeout-minutes", default=str(SESSION_TIMEOUT_MINUTES), metavar="MINUTES",
+                       help="a tab left this long without a click is ended, and the page says to reload; "
+                            f"a closed tab's session always ends within seconds (default: {SESSION_TIMEOUT_MINUTES:g})")
     return parser
 
 
@@ -256,6 +263,21 @@ def run_descend(args) -> int:
     return 0
 
 
+MAX_IDLE_MINUTES = 7 * 24 * 60
+
+
+def _minutes_flag(name: str, raw: str) -> float:
+    """A positive number of minutes (fractions allowed: 0.5 is half a minute)."""
+    try:
+        value = float(raw)
+        if not (math.isfinite(value) and 0 < value <= MAX_IDLE_MINUTES):
+            raise ValueError
+    except ValueError:
+        raise UsageError(f"{name} must be a number of minutes greater than 0 and at most "
+                         f"{MAX_IDLE_MINUTES} (a week), got {raw!r}") from None
+    return value
+
+
 def run_serve(args) -> int:
     from .server import serve
 
@@ -271,10 +293,13 @@ def run_serve(args) -> int:
             raise ValueError
     except ValueError:
         raise UsageError(f"--num-procs must be a whole number from 1 to 64, got {args.num_procs!r}") from None
+    idle_pause = _minutes_flag("--idle-pause-minutes", args.idle_pause_minutes)
+    session_timeout = _minutes_flag("--session-timeout-minutes", args.session_timeout_minutes)
     print(f"nn-playground: serving at http://localhost:{port}/ (Ctrl+C stops)", file=sys.stderr)
     try:
         serve(port=port, address=args.address, show=args.show, num_procs=num_procs,
-              allow_websocket_origin=args.allow_websocket_origin or [])
+              allow_websocket_origin=args.allow_websocket_origin or [],
+              idle_pause_minutes=idle_pause, session_timeout_minutes=session_timeout)
     except OSError as err:
         raise UsageError(f"cannot listen on port {port}: {err.strerror or err}; try another --port") from None
     return 0

@@ -1,10 +1,27 @@
-"""``nn-playground serve``: serve the app, one independent session per browser tab."""
+"""``nn-playground serve``: serve the app, one independent session per browser tab.
+
+For a room: every tab is its own session; a closed tab's session is dropped after
+UNUSED_SESSION_MS; a session left playing without a click pauses after
+``idle_pause_minutes``, and a tab left without a click for ``session_timeout_minutes`` is
+ended (see :mod:`playground.idle`). ``GET /stats`` answers this process's counts as JSON
+(``{"pid", "sessions", "connections", "callbacks"}``), for ``nn-playground bench --load``
+and for a teacher's curiosity; it shows nothing of anyone's session.
+"""
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import json
+import os
+
 import panel as pn
+from tornado.web import RequestHandler
+
+from .idle import IDLE_PAUSE_MINUTES, SESSION_TIMEOUT_MINUTES, IdleWatch
 
 UNUSED_SESSION_MS = 5_000  # a closed tab's session is dropped after this long
 CHECK_UNUSED_MS = 1_000
+MAX_MESSAGE_BYTES = 24 * 1024 * 1024  # the largest websocket message a page may send (an upload)
 
 
 def warm_up() -> None:
@@ -17,16 +34,69 @@ def warm_up() -> None:
     session.neuron_maps()
 
 
+class StatsHandler(RequestHandler):
+    """``GET /stats``: this server process's session, connection and callback counts."""
+
+    def get(self):
+        server = self.application  # bokeh's BokehTornado
+        sessions = [s for path in server.app_paths for s in server.get_sessions(path)]
+        self.set_header("Content-Type", "application/json")
+        self.set_header("Cache-Control", "no-store")
+        self.write(json.dumps({
+            "pid": os.getpid(), "sessions": len(sessions),
+            "connections": sum(s.connection_count for s in sessions),
+            "callbacks": sum(len(s.document.session_callbacks) for s in sessions if not s.destroyed)}))
+
+
+def _release_memory(session_context) -> None:
+    """Once a session is gone, hand freed heap pages back to the system (glibc keeps them
+    otherwise, and the server's memory would not come back down after a room leaves); a
+    second later, when the session's objects have been dropped."""
+    from tornado.ioloop import IOLoop
+
+    IOLoop.current().call_later(1.0, _trim_heap)
+
+
+def _trim_heap() -> None:
+    name = ctypes.util.find_library("c")
+    if name and "libc.so" in name:
+        try:
+            ctypes.CDLL(name).malloc_trim(0)
+        except (OSError, AttributeError):
+            pass
+
+
+def page_factory(idle_pause_minutes: float = IDLE_PAUSE_MINUTES,
+                 session_timeout_minutes: float = SESSION_TIMEOUT_MINUTES):
+    """The function that builds a tab's playground, with the room's idle rules attached."""
+    from .app import create_app
+
+    def page():
+        app = create_app()
+        if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+            IdleWatch(app, 60 * idle_pause_minutes, 60 * session_timeout_minutes)
+            pn.state.on_session_destroyed(_release_memory)
+        return app
+
+    return page
+
+
 def serve(port: int = 5006, address: str | None = None, show: bool = False, threaded: bool = False,
-          num_procs: int = 1, allow_websocket_origin: list[str] = ()):
+          num_procs: int = 1, allow_websocket_origin: list[str] = (),
+          idle_pause_minutes: float = IDLE_PAUSE_MINUTES,
+          session_timeout_minutes: float = SESSION_TIMEOUT_MINUTES):
     """Serve the playground at ``http://localhost:PORT/`` (and the race at ``/race``);
     blocks unless ``threaded``. ``num_procs`` > 1 forks that many server processes."""
-    from .app import TITLE, create_app
+    from .app import TITLE
     from .race import create_race
 
     warm_up()
     origins = [f"localhost:{port}", f"127.0.0.1:{port}"] + ([f"{address}:{port}"] if address else [])
     origins += [o if ":" in o else f"{o}:{port}" for o in allow_websocket_origin]
-    return pn.serve({"/": create_app, "/race": create_race}, port=port, address=address, show=show, title=TITLE,
+    return pn.serve({"/": page_factory(idle_pause_minutes, session_timeout_minutes), "/race": create_race},
+                    port=port, address=address, show=show, title=TITLE,
                     websocket_origin=origins, threaded=threaded, num_procs=num_procs,
-                    unused_session_lifetime=UNUSED_SESSION_MS, check_unused_sessions=CHECK_UNUSED_MS)
+                    unused_session_lifetime_milliseconds=UNUSED_SESSION_MS,
+                    check_unused_sessions_milliseconds=CHECK_UNUSED_MS,
+                    websocket_max_message_size=MAX_MESSAGE_BYTES,
+                    extra_patterns=[(r"/stats", StatsHandler)])
