@@ -8,9 +8,25 @@ from bokeh.models import ColumnDataSource, LinearColorMapper
 
 from ..session import Frame, Session
 from .charts import live_figure
-from .colors import CLASS_COLORS, LEVELS, class_palette, diverging_palette, to_levels
+from .colors import DEFAULT_PALETTE, LEVELS, class_palette, diverging_palette, point_colors, to_levels
 
 BACKGROUND = diverging_palette(lightness=0.45)  # the heatmap, lighter than the points
+PNG_FILENAME = "decision-boundary.png"
+# Saves the figure as the browser drew it (heatmap, points, axes), as Bokeh's SaveTool does:
+# no server-side export, no browser driver.
+SAVE_PNG_JS = """
+const view = Bokeh.index.find_one(figure);
+if (view == null) { return; }
+view.export('png').to_blob().then((blob) => {
+  const link = document.createElement('a');
+  link.href = URL.createObjectURL(blob);
+  link.download = filename;
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 60000);
+});
+"""
 
 
 class BoundaryView(pn.viewable.Viewer):
@@ -41,9 +57,13 @@ class BoundaryView(pn.viewable.Viewer):
         self.figure.grid.visible = False
         self._session: Session | None = None
         self._last_boundary = None
+        self.palette = DEFAULT_PALETTE  # see set_palette
+        self.save_png = pn.widgets.Button(label="PNG", width=56, height=28, margin=(2, 5),
+                                          description="Download this picture as a PNG image")
+        self.save_png.js_on_click(args={"figure": self.figure, "filename": PNG_FILENAME}, code=SAVE_PNG_JS)
         self._controls = pn.Row(
             pn.widgets.Checkbox.from_param(self.param.show_test, label="Show test data"),
-            pn.widgets.Checkbox.from_param(self.param.discretize, label="Discretize output"))
+            pn.widgets.Checkbox.from_param(self.param.discretize, label="Discretize output"), self.save_png)
         self._layout = pn.Column(pn.pane.Bokeh(self.figure), self._controls)
 
     def __panel__(self):
@@ -66,22 +86,32 @@ class BoundaryView(pn.viewable.Viewer):
         self.figure.y_range.update(start=y0, end=y1)
         data = session.data
         k = session.n_classes
-        if k >= 3:
-            self.mapper.update(palette=[c for c in class_palette(k) for _ in range(LEVELS // k + 1)][:LEVELS])
-        else:
-            self.mapper.update(palette=BACKGROUND)
+        self.mapper.update(palette=self._background(k))
         for source, mask in ((self.train_source, data.is_train), (self.test_source, ~data.is_train)):
             source.data = dict(x=data.points[mask, 0], y=data.points[mask, 1],
                                color=self._point_colors(data.labels[mask], k), label=data.labels[mask])
         self._last_boundary = None
 
-    @staticmethod
-    def _point_colors(labels, n_classes):
-        if n_classes == 0:
-            levels = to_levels(labels, -1.0, 1.0)
-            palette = diverging_palette()
-            return [palette[i] for i in levels]
-        return [CLASS_COLORS[int(c)] for c in labels]
+    def _point_colors(self, labels, n_classes):
+        return point_colors(labels, n_classes, self.palette)
+
+    def _background(self, n_classes: int) -> list[str]:
+        """The heatmap's palette: one band per class for 3 or more, else the diverging scale."""
+        if n_classes >= 3:
+            bands = class_palette(n_classes, self.palette)
+            return [c for c in bands for _ in range(LEVELS // n_classes + 1)][:LEVELS]
+        return diverging_palette(lightness=0.45, name=self.palette)
+
+    def set_palette(self, name: str) -> None:
+        """Recolour the heatmap and the points with palette ``name`` (see colors.PALETTES)."""
+        self.palette = name
+        if self._session is None:
+            return
+        k, data = self._session.n_classes, self._session.data
+        self.mapper.update(palette=self._background(k))
+        for source, mask in ((self.train_source, data.is_train), (self.test_source, ~data.is_train)):
+            colors = self._point_colors(data.labels[mask], k)
+            source.patch({"color": [(slice(0, len(colors)), colors)]})
 
     def image_levels(self, boundary: np.ndarray) -> np.ndarray:
         """The boundary as palette indexes, ``(GRID_SIZE, GRID_SIZE)`` uint8."""

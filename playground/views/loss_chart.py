@@ -12,6 +12,7 @@ from .charts import GrowingSource, legend_html, live_figure
 
 MAX_POINTS = 2000  # older points roll off the chart
 TRAIN_COLOR, TEST_COLOR = "#333333", "#999999"
+DARK_TRAIN_COLOR = "#e9ecef"  # the training line on the dark theme's background
 
 
 class LossChart(pn.viewable.Viewer):
@@ -55,6 +56,15 @@ class LossChart(pn.viewable.Viewer):
     def _toggle_scale(self):
         self.pane.object = self._shown()
         self._fit_ranges()
+
+    def set_theme(self, dark: bool) -> None:
+        """Colour the training line (and its legend) for a dark or a light background."""
+        train = DARK_TRAIN_COLOR if dark else TRAIN_COLOR
+        for fig in self.figures.values():
+            for renderer in fig.renderers:
+                if renderer.glyph.y == "train":
+                    renderer.glyph.line_color = train
+        self._layout.objects[0].object = legend_html([("training", train), ("test", TEST_COLOR)])
 
     def _shown(self):
         return self.figures["log" if self.log_scale else "linear"]

@@ -26,7 +26,7 @@ PALETTE = diverging_palette()
 GRADIENT_DECADES = 4  # gradient widths span this many powers of ten below the largest
 
 
-def _edge_style(values: np.ndarray, log_scale: bool = False):
+def _edge_style(values: np.ndarray, log_scale: bool = False, palette: list[str] = PALETTE):
     """Colour (sign) and width (magnitude) of each edge; ``values`` flat ``(E,)``.
 
     Weights scale linearly to the largest; gradients on a log scale over
@@ -38,10 +38,10 @@ def _edge_style(values: np.ndarray, log_scale: bool = False):
     if log_scale:
         relative = 1.0 + np.log10(np.maximum(magnitude / top, 1e-300)) / GRADIENT_DECADES
         widths = np.clip(relative * 6.0, 0.3, 6.0)
-        colors = [PALETTE[LEVELS - 1] if v > 0 else PALETTE[0] if v < 0 else PALETTE[LEVELS // 2] for v in values]
+        colors = [palette[LEVELS - 1] if v > 0 else palette[0] if v < 0 else palette[LEVELS // 2] for v in values]
     else:
         levels = to_levels(np.tanh(values / top), -1.0, 1.0)
-        colors = [PALETTE[i] for i in levels]
+        colors = [palette[i] for i in levels]
         widths = np.clip(magnitude / top * 4.0, 0.4, 6.0)
     return colors, widths
 
@@ -87,6 +87,21 @@ class NetworkDiagram(pn.viewable.Viewer):
 
     def __panel__(self):
         return self._layout
+
+    @property
+    def palette(self) -> list[str]:
+        """The diverging colours of edges and neuron pictures (see set_palette)."""
+        return getattr(self, "_palette", PALETTE)
+
+    def set_palette(self, name: str) -> None:
+        """Recolour edges and neuron pictures with palette ``name`` (see colors.PALETTES)."""
+        self._palette = diverging_palette(name=name)
+        for renderer in self.figure.renderers:
+            mapper = getattr(renderer.glyph, "color_mapper", None)
+            if mapper is not None:
+                mapper.palette = self._palette
+        if self._last is not None:
+            self.show(*self._last)
 
     # ------------------------------------------------------------------ editing
     def _set_hidden(self, hidden: list[int], activations: list[str]) -> None:
@@ -228,14 +243,14 @@ class NetworkDiagram(pn.viewable.Viewer):
         patch = {"weight": [(slice(0, n), list(weights))]}
         grad = frame.gradient
         if self.show_gradients and grad is not None:
-            colors, widths = _edge_style(grad[self._edge_index], log_scale=True)
+            colors, widths = _edge_style(grad[self._edge_index], log_scale=True, palette=self.palette)
         else:
-            colors, widths = _edge_style(weights)
+            colors, widths = _edge_style(weights, palette=self.palette)
         patch.update(color=[(slice(0, n), colors)], width=[(slice(0, n), list(widths))])
         if grad is not None:
             patch["gradient"] = [(slice(0, n), list(grad[self._edge_index]))]
             node_grad = np.array([grad[i] if i >= 0 else np.nan for i in self._bias_index])
-            ring_colors, rings = _edge_style(np.nan_to_num(node_grad), log_scale=True)
+            ring_colors, rings = _edge_style(np.nan_to_num(node_grad), log_scale=True, palette=self.palette)
             m = len(node_grad)
             self.nodes.patch({"gradient": [(slice(0, m), list(node_grad))],
                               "ring": [(slice(0, m), list(np.where(np.isnan(node_grad), 0.0, rings)))],
