@@ -32,7 +32,7 @@ from kernels import BackendUnavailable
 from playground.config import HYPERPARAMETERS, ConfigError, RunConfig
 from playground.data import DataError, REGRESSION
 from playground.lessons import LESSONS
-from playground.session import Session
+from playground.session import Session, load_data
 from playground.snapshot import MAX_BYTES as MAX_SNAPSHOT_BYTES
 from playground.snapshot import SnapshotError, export_session, import_session
 from playground.views.boundary import BoundaryView
@@ -44,6 +44,9 @@ from playground.landscape import landscape
 from playground.views.loss_chart import LossChart
 from playground.views.network import NetworkDiagram
 from playground.views.readout import Readout
+from playground.views.appearance import Appearance
+from playground.views.shortcuts import KeyboardShortcuts
+from playground.views.upload import CsvUpload
 
 TITLE = "nn-playground"
 EMBED_PANELS = ("boundary", "loss", "network", "gradients", "landscape", "controls")
@@ -112,10 +115,13 @@ class Playground(pn.viewable.Viewer):
         ``embed``: the compact layout for an iframe, showing ``panels`` (see EMBED_PANELS)."""
         own = {k: settings.pop(k) for k in list(settings) if k in self.param}
         super().__init__(**own)
+        # theme and colours are view settings (see views/appearance.py), not RunConfig's
+        self.appearance = Appearance(**{k: settings.pop(k) for k in Appearance.QUERY_KEYS if k in settings})
         self.config = config or default_config()
         if settings:
             self.config.update_checked(settings, names_as="key")  # from code: refuse, loudly
-        link_problems = self.config.apply_query(query or {})
+        query = dict(query or {})
+        link_problems = self.appearance.apply_query(query) + self.config.apply_query(query)
         self.embed = embed
         self.panels = [p for p in (panels or DEFAULT_EMBED_PANELS) if p in EMBED_PANELS]
         try:
@@ -144,6 +150,8 @@ class Playground(pn.viewable.Viewer):
         self._ahead = None
         self.network = NetworkDiagram(self.config)
         self.data_picker = DataPicker(self.config)
+        self.upload = CsvUpload(self.config)
+        self.shortcuts = KeyboardShortcuts(margin=(0, 10))
         self._build_widgets()
         self.config.param.watch(self._on_structure_change, list(STRUCTURAL))
         self.config.param.watch(self._on_optimizer_change, ["optimizer"])
@@ -153,6 +161,7 @@ class Playground(pn.viewable.Viewer):
                 "; ".join(link_problems)) + ".</span>"
         self.config.param.watch(self._update_link, RunConfig.setting_names())
         self._layout = self._build_layout()
+        self.appearance.attach(self)
 
     # ------------------------------------------------------------------ widgets
     def _build_widgets(self) -> None:
@@ -217,7 +226,8 @@ class Playground(pn.viewable.Viewer):
         self.copy_link.js_on_click(code="navigator.clipboard && navigator.clipboard.writeText(window.location.href)")
         self.export_button = pn.widgets.FileDownload(callback=self.export_session, filename="nn-playground-session.json",
                                                      label="Export session", width=150)
-        self.import_input = pn.widgets.FileInput(accept=".json", width=200, multiple=False)
+        self.import_input = pn.widgets.FileInput(accept=".json", width=200, multiple=False,
+                                                 label="Import a saved session")
         self.import_input.param.watch(lambda e: e.new and self.import_session(e.new), "value")
         self.history_download = pn.widgets.FileDownload(callback=self.history_csv, filename="loss-history.csv",
                                                         label="Loss history (CSV)", width=150)
@@ -240,12 +250,13 @@ class Playground(pn.viewable.Viewer):
             self.regularization, self.reg_rate, self.speed_select, self.lesson,
             pn.Row(self.copy_link, self.copy_embed, margin=(18, 0, 0, 0)),
             pn.pane.HTML("<a href='./race' target='_blank'>Optimizer race →</a>", margin=(30, 10)),
+            self.appearance, pn.Column(self.shortcuts, margin=(30, 0, 0, 0)),
             css_classes=["pg-header"], sizing_mode="stretch_width", margin=0, align_items="flex-start")
         data_column = pn.Column(
-            pn.pane.HTML("<h3>Data</h3>", margin=(0, 5)), self.data_picker, self.classes, self.train_ratio,
+            pn.pane.HTML("<h3>Data</h3>", margin=(0, 5)), self.data_picker, self.upload, self.classes, self.train_ratio,
             self.noise, self.batch_size, pn.Row(self.seed, self.regenerate), self.initialization,
             pn.pane.HTML("<h3>Save</h3>", margin=(10, 5, 0, 5)), pn.Row(self.export_button, self.history_download),
-            pn.pane.HTML("<small>Import a saved session:</small>", margin=(0, 5)), self.import_input,
+            self.import_input,
             width=330, css_classes=["pg-column"])
         network_column = pn.Column(
             pn.pane.HTML("<h3>Network</h3>", margin=(0, 5)),
@@ -270,7 +281,7 @@ class Playground(pn.viewable.Viewer):
             "controls": pn.Column(self.learning_rate, self.optimizer, self.lesson),
         }
         controls = pn.Row(self.reset_button, self.play_button, self.step_button,
-                          self.epoch_div)
+                          self.epoch_div, pn.Column(self.shortcuts, self.appearance.page_theme, margin=(30, 0, 0, 0)))
         return pn.Column(controls, self.notice, pn.FlexBox(*[pictures[p] for p in self.panels]),
                          css_classes=["pg-embed"])
 
@@ -309,8 +320,13 @@ class Playground(pn.viewable.Viewer):
         """Keep the page's URL query equal to the setup, so a copied link reopens it."""
         location = pn.state.location
         if location is not None:
-            values = self.config.query(default_config())
+            values = {**self.config.query(default_config()), **self.view_query()}
             location.search = "?" + urlencode(values) if values else ""
+
+    def view_query(self) -> dict:
+        """What the URL carries besides the setup: the layout and the look."""
+        values = {"embed": "true", "panels": ",".join(self.panels)} if self.embed else {}
+        return {**values, **self.appearance.query()}
 
     def history_csv(self) -> io.StringIO:
         """The loss history as CSV: epoch,train_loss,test_loss."""
@@ -376,7 +392,13 @@ class Playground(pn.viewable.Viewer):
 
     def _fit_loss_to_data(self) -> None:
         """Keep the loss valid for the new data (ce for K classes, mse for regression)."""
-        k = 0 if self.config.dataset in REGRESSION else (self.config.classes if self.config.dataset == "blobs" else 2)
+        if self.config.csv:
+            try:
+                k = load_data(self.config).n_classes  # the file's own (an upload: see views/upload.py)
+            except DataError:
+                return  # the new session's build says what is wrong
+        else:
+            k = 0 if self.config.dataset in REGRESSION else (self.config.classes if self.config.dataset == "blobs" else 2)
         options = valid_losses(k)
         if self.config.loss not in options:
             with param.parameterized.discard_events(self.config):
