@@ -44,6 +44,7 @@ from playground.landscape import landscape
 from playground.views.loss_chart import LossChart
 from playground.views.network import NetworkDiagram
 from playground.views.readout import Readout
+from playground.views.slow_step import SlowStep
 from playground.views.appearance import Appearance
 from playground.views.shortcuts import KeyboardShortcuts
 from playground.views.upload import CsvUpload
@@ -153,6 +154,11 @@ class Playground(pn.viewable.Viewer):
         self.upload = CsvUpload(self.config)
         self.shortcuts = KeyboardShortcuts(margin=(0, 10))
         self._build_widgets()
+        # Slow step: pauses, shows one step's phases, then trains it like Step (see its module);
+        # Step, Play and Reset cancel a half-done one.
+        self.slow_step = SlowStep(self.network, self.boundary, session=lambda: self.session, pause=self.pause,
+                                  lock=self._session_lock, advance=lambda n: self._show(*self._compute_locked(self.session, n)),
+                                  cancel_on=(self.play_button, self.step_button, self.reset_button))
         self.config.param.watch(self._on_structure_change, list(STRUCTURAL))
         self.config.param.watch(self._on_optimizer_change, ["optimizer"])
         self._install_session(self.session, notice="")
@@ -244,7 +250,7 @@ class Playground(pn.viewable.Viewer):
         if self.embed:
             return self._embedded_layout()
         header = pn.FlexBox(
-            pn.Row(self.reset_button, self.play_button, self.step_button, margin=(18, 0, 0, 0)),
+            pn.Row(self.reset_button, self.play_button, self.step_button, self.slow_step.button, margin=(18, 0, 0, 0)),
             self.epoch_div,
             self.learning_rate, self.optimizer, *self.hyper_widgets.values(), self.loss,
             self.regularization, self.reg_rate, self.speed_select, self.lesson,
@@ -262,6 +268,7 @@ class Playground(pn.viewable.Viewer):
             pn.pane.HTML("<h3>Network</h3>", margin=(0, 5)),
             pn.Row(pn.Column(pn.pane.HTML("<small>Inputs</small>", margin=(0, 5)), self.features,
                              margin=(60, 5, 0, 0)), self.network),
+            self.slow_step,
             # The secondary pictures sit in tabs: only the open one costs the browser a redraw.
             pn.Tabs(("Gradient norms", self.gradient_chart), ("Layers", self.layer_stats),
                     ("Descent path", self.landscape), dynamic=True),
@@ -406,6 +413,7 @@ class Playground(pn.viewable.Viewer):
 
     def _install_session(self, session: Session, notice: str) -> None:
         self._generation += 1
+        self.slow_step.cancel()
         self.session = session
         options = valid_losses(session.n_classes)
         if self.loss.options != options:

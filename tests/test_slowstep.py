@@ -393,3 +393,169 @@ def test_describe_number_reads_well():
     assert slowstep.describe_number(123456.0) == "1.23e+05"
     assert slowstep.describe_number(0.0) == "0"
     assert slowstep.describe_number(float("nan")) == "—"
+
+
+# ------------------------------------------------------------------------------ the app's Slow step
+
+def walk(app) -> list[tuple[str, str]]:
+    """Press Slow step, then Next until the step is applied; (phase, caption) of each stop."""
+    import re
+
+    seen = []
+    app.slow_step.button.clicks += 1
+    while True:
+        seen.append((app.slow_step.phase, re.sub("<[^>]+>", "", app.slow_step.caption.html)))
+        if app.slow_step.phase == "done":
+            return seen
+        assert not app.slow_step.next_button.disabled
+        app.slow_step.next_button.clicks += 1
+
+
+def weights_shown(app) -> list[float]:
+    return list(app.network.edges.data["weight"])
+
+
+@pytest.mark.parametrize("settings", [dict(), dict(hidden=[], activation=["tanh"]),
+                                      dict(dataset="blobs", classes=3, loss="ce", optimizer="momentum"),
+                                      dict(dataset="plane", loss="mse", optimizer="sgd", regularization="l2",
+                                           reg_rate=0.01)])
+def test_app_slow_step_walks_four_phases_and_lands_where_a_step_does(settings):
+    from playground.app import Playground
+
+    # 20 training points in batches of 20: Step (one epoch) is one minibatch step.
+    values = dict(points=40, batch_size=20, **settings)
+    slow, normal = Playground(**values), Playground(**values)
+    assert slow.session.steps_per_epoch == 1
+    seen = walk(slow)
+    n_layers = slow.session.spec.n_layers
+    assert [phase for phase, _ in seen] == (["forward"] * n_layers + ["loss"] + ["backward"] * n_layers
+                                            + ["update", "done"])
+    for phase, caption in seen[:-1]:
+        number = {"forward": 1, "loss": 2, "backward": 3, "update": 4}[phase]
+        assert caption.startswith(f"Phase {number} of 4 · {phase.capitalize()}"), caption
+    assert seen[-1][1].startswith("Done — step 1 applied")
+    normal.step_button.clicks += 1
+    assert (slow.session.step, slow.session.epoch) == (normal.session.step, normal.session.epoch) == (1, 1)
+    np.testing.assert_array_equal(slow.session.backend.get_params(), normal.session.backend.get_params())
+    assert weights_shown(slow) == weights_shown(normal)
+    assert slow.epoch_div.html == normal.epoch_div.html and slow.loss_div.html == normal.loss_div.html
+    # Afterwards the diagram is the normal one again.
+    assert len(slow.network.overlay_edges.data["x0"]) == 0 and not any(slow.network.overlay_labels.data["text"])
+    assert slow.network._edge_renderer.visible
+
+
+def test_app_slow_step_draws_each_phase_on_the_diagram_and_data_plot():
+    from playground.app import Playground
+
+    app = Playground()
+    n_train = len(app.session.X_train)
+    app.slow_step.start()
+    data = app.slow_step.data
+    overlay, labels = app.network.overlay_edges.data, app.network.overlay_labels.data
+    assert len(overlay["x0"]) == len(app.network.edges.data["x0"]) and not app.network._edge_renderer.visible
+    # Forward, first layer: the inputs and the first hidden layer carry z and a, the rest nothing yet.
+    assert labels["text"][:2] == [f"x1 = {slowstep.describe_number(data.features[0])}",
+                                  f"x2 = {slowstep.describe_number(data.features[1])}"]
+    assert all(t.startswith("z ") for t in labels["text"][2:6]) and not any(labels["text"][6:9])
+    assert app.boundary.highlight_source.data["x"] == [app.boundary.train_source.data["x"][data.point]]
+    outlines = app.boundary.train_source.data["outline"]
+    assert sum(o != "white" for o in outlines) == len(data.batch)
+    for _ in range(3):
+        app.slow_step.next()
+    assert app.slow_step.phase == "loss"
+    sizes = np.array(app.boundary.train_source.data["size"])
+    assert len(sizes) == n_train
+    np.testing.assert_allclose(sizes, np.clip(3 + 8 * data.point_losses, 3, 40))
+    app.slow_step.next()  # backward, output layer: its edges show dL/dw and hover the chain rule
+    info = app.network.overlay_edges.data["info"]
+    assert all("dL/dw = mean over the batch" in t for t in info[-2:]) and not any(info[:-2])
+    for _ in range(3):
+        app.slow_step.next()
+    assert app.slow_step.phase == "update"
+    info = app.network.overlay_edges.data["info"]
+    after = data.update.after[app.network.edge_parameter_index]
+    for text, w in zip(info, after):
+        assert f"→ <b>{slowstep.describe_number(w, 5)}</b>" in text
+        assert "bias correction at step t = 1" in text  # adam, its first step
+    # Without a page to animate, the boundary jumps to the new weights' one.
+    new_boundary = app.boundary.image_levels(app.session.boundary(data.update.after))
+    assert np.array_equal(app.boundary.image_source.data["image"][0], new_boundary)
+    assert app.session.step == 0  # nothing applied yet
+    app.slow_step.back()
+    assert app.slow_step.phase == "backward"  # the network's own boundary is back
+    assert np.array_equal(app.boundary.image_source.data["image"][0],
+                          app.boundary.image_levels(app.session.boundary()))
+
+
+@pytest.mark.parametrize("button", ["step_button", "reset_button", "play_button"])
+def test_step_play_or_reset_cancel_a_half_done_slow_step(button):
+    from playground.app import Playground
+
+    app = Playground()
+    app.slow_step.start()
+    app.slow_step.next()
+    app.slow_step.next()
+    assert app.slow_step.active
+    getattr(app, button).clicks += 1
+    app.pause()
+    assert not app.slow_step.active and app.slow_step.phase is None
+    assert len(app.network.overlay_edges.data["x0"]) == 0 and app.network._edge_renderer.visible
+    assert set(app.boundary.train_source.data["size"]) == {6}
+    assert "four phases" in app.slow_step.caption.html
+    expected_step = app.session.steps_per_epoch if button == "step_button" else 0
+    assert app.session.step == expected_step  # the normal step only, nothing of the slow one
+
+
+def test_a_new_network_cancels_the_slow_step():
+    from playground.app import Playground
+
+    app = Playground()
+    app.slow_step.start()
+    app.slow_step.next()
+    app.network.change_neurons(0, +1)
+    assert not app.slow_step.active
+    assert not any(app.network.overlay_labels.data["text"])
+
+
+def test_a_learning_rate_changed_mid_step_shows_the_new_update_before_applying():
+    from playground.app import Playground
+
+    app, twin = Playground(), Playground()
+    app.slow_step.start()
+    while app.slow_step.phase != "update":
+        app.slow_step.next()
+    app.config.learning_rate = 0.1
+    app.slow_step.next()  # shows the update again, with the new learning rate
+    assert app.slow_step.phase == "update" and "lr = 0.1" in app.slow_step.caption.html
+    app.slow_step.next()
+    assert app.slow_step.phase == "done"
+    twin.config.learning_rate = 0.1
+    twin.session.advance(1)
+    np.testing.assert_array_equal(app.session.backend.get_params(), twin.session.backend.get_params())
+
+
+def test_a_clicked_point_is_followed():
+    from playground.app import Playground
+
+    app = Playground()
+    app.slow_step.choose_point(7)
+    assert "Point #7" in app.slow_step.caption.html
+    assert app.boundary.highlight_source.data["x"] == [app.boundary.train_source.data["x"][7]]
+    app.slow_step.start()
+    assert app.slow_step.data.point == 7 and "point #7" in app.slow_step.caption.html
+    app.slow_step.choose_point(3)  # mid-way: the same step, another point spelled out
+    assert app.slow_step.data.point == 3 and app.slow_step.phase == "forward"
+
+
+def test_a_diverged_run_gets_a_message_not_a_slow_step():
+    from playground.app import Playground
+
+    app = Playground(dataset="plane", loss="mse", optimizer="sgd", learning_rate=10.0)
+    for _ in range(20):
+        app.step(1)
+        if app.session.diverged:
+            break
+    assert app.session.diverged
+    app.slow_step.start()
+    assert not app.slow_step.active
+    assert "diverged" in app.slow_step.caption.html and "Reset" in app.slow_step.caption.html

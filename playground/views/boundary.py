@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import panel as pn
 import param
-from bokeh.models import ColumnDataSource, LinearColorMapper
+from bokeh.models import ColumnDataSource, LinearColorMapper, TapTool
 
 from ..session import Frame, Session
 from .charts import live_figure
@@ -27,6 +27,7 @@ view.export('png').to_blob().then((blob) => {
   setTimeout(() => URL.revokeObjectURL(link.href), 60000);
 });
 """
+POINT_SIZE = 6  # pixels
 
 
 class BoundaryView(pn.viewable.Viewer):
@@ -43,14 +44,20 @@ class BoundaryView(pn.viewable.Viewer):
         super().__init__(**params)
         self.image_source = ColumnDataSource(dict(image=[np.zeros((2, 2), np.uint8)], x=[-6.0], y=[-6.0],
                                                   dw=[12.0], dh=[12.0]), name="boundary_source")
-        self.train_source = ColumnDataSource(dict(x=[], y=[], color=[], label=[]), name="train_points")
+        self.train_source = ColumnDataSource(dict(x=[], y=[], color=[], label=[], size=[], outline=[]),
+                                             name="train_points")
+        self.highlight_source = ColumnDataSource(dict(x=[], y=[]), name="highlighted_point")
         self.test_source = ColumnDataSource(dict(x=[], y=[], color=[], label=[]), name="test_points")
         self.mapper = LinearColorMapper(palette=BACKGROUND, low=0, high=LEVELS - 1)
         self.figure = live_figure(width=330, height=330, x_range=(-6, 6), y_range=(-6, 6), name="boundary_figure")
         self.figure.image(image="image", x="x", y="y", dw="dw", dh="dh", source=self.image_source,
                           color_mapper=self.mapper)
-        self.figure.scatter("x", "y", source=self.train_source, fill_color="color", line_color="white",
-                            size=6, line_width=1)
+        self.train_renderer = self.figure.scatter("x", "y", source=self.train_source, fill_color="color",
+                                                  line_color="outline", size="size", line_width=1)
+        self.train_renderer.nonselection_glyph = None  # a tapped point (see on_point_tap) looks as before
+        self.train_renderer.selection_glyph = None
+        self.figure.scatter("x", "y", source=self.highlight_source, marker="circle", size=18, fill_alpha=0,
+                            line_color="#111111", line_width=2.5)
         self.test_renderer = self.figure.scatter("x", "y", source=self.test_source, fill_color="color",
                                                  line_color="black", size=6, line_width=1.2)
         self.test_renderer.visible = self.show_test
@@ -88,9 +95,40 @@ class BoundaryView(pn.viewable.Viewer):
         k = session.n_classes
         self.mapper.update(palette=self._background(k))
         for source, mask in ((self.train_source, data.is_train), (self.test_source, ~data.is_train)):
-            source.data = dict(x=data.points[mask, 0], y=data.points[mask, 1],
-                               color=self._point_colors(data.labels[mask], k), label=data.labels[mask])
+            columns = dict(x=data.points[mask, 0], y=data.points[mask, 1],
+                           color=self._point_colors(data.labels[mask], k), label=data.labels[mask])
+            if source is self.train_source:  # see set_point_style
+                columns.update(size=[POINT_SIZE] * int(mask.sum()), outline=["white"] * int(mask.sum()))
+            source.data = columns
+        self.highlight_source.data = dict(x=[], y=[])
         self._last_boundary = None
+
+    def set_point_style(self, sizes=None, outlines=None) -> None:
+        """Per training point (rows of ``train_points``): ``sizes`` in pixels and ``outlines``
+        (colours); None puts back the usual size or white outline."""
+        n = len(self.train_source.data["x"])
+        sizes = [POINT_SIZE] * n if sizes is None else [float(s) for s in sizes]
+        outlines = ["white"] * n if outlines is None else list(outlines)
+        self.train_source.patch({"size": [(slice(0, n), sizes)], "outline": [(slice(0, n), outlines)]})
+
+    def highlight_point(self, index: int | None) -> None:
+        """Ring training point ``index`` (a row of ``train_points``); None removes the ring."""
+        data = self.train_source.data
+        if index is None or not 0 <= index < len(data["x"]):
+            self.highlight_source.data = dict(x=[], y=[])
+        else:
+            self.highlight_source.data = dict(x=[data["x"][index]], y=[data["y"][index]])
+
+    def on_point_tap(self, callback) -> None:
+        """Call ``callback(index)`` when a training point is clicked (``index``: its row of
+        ``train_points``, which is its row of ``Session.X_train``)."""
+        self.figure.add_tools(TapTool(renderers=[self.train_renderer]))
+
+        def tapped(attr, old, new):
+            if new:
+                callback(int(new[-1]))
+
+        self.train_source.selected.on_change("indices", tapped)
 
     def _point_colors(self, labels, n_classes):
         return point_colors(labels, n_classes, self.palette)

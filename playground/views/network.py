@@ -75,6 +75,20 @@ class NetworkDiagram(pn.viewable.Viewer):
         self.figure.add_tools(HoverTool(renderers=[node_renderer],
                                         tooltips=[("neuron", "@label"), ("bias", "@bias{0.0000}"),
                                                   ("dL/db", "@gradient{0.000e}")]))
+        # Overlays (the slow step's phases, see set_overlay): edges over the normal ones, and
+        # text beside the neurons. Always there, empty when unused: showing them only
+        # changes data sources.
+        self._edge_renderer = edge_renderer
+        self.overlay_edges = ColumnDataSource(dict(x0=[], y0=[], x1=[], y1=[], color=[], width=[], alpha=[],
+                                                   info=[]), name="overlay_edges_source")
+        self.overlay_labels = ColumnDataSource(dict(x=[], y=[], text=[], color=[]), name="overlay_labels_source")
+        overlay_renderer = self.figure.segment("x0", "y0", "x1", "y1", source=self.overlay_edges, line_color="color",
+                                               line_width="width", line_alpha="alpha")
+        self.figure.text("x", "y", text="text", source=self.overlay_labels, text_color="color",
+                         text_font_size="10px", text_baseline="top", text_align="center",
+                         background_fill_color="white", background_fill_alpha=0.85, padding=1)
+        self.figure.add_tools(HoverTool(renderers=[overlay_renderer], line_policy="interp",
+                                        tooltips="<div style='max-width:380px;font-size:12px'>@info{safe}</div>"))
         self.gradient_toggle = pn.widgets.Checkbox.from_param(self.param.show_gradients, label="Show gradients")
         self.layer_controls = pn.Row(margin=0)
         self.layer_header = pn.Row(margin=0)
@@ -166,11 +180,54 @@ class NetworkDiagram(pn.viewable.Viewer):
         columns.append(pn.Column(pn.pane.HTML("<b>Output</b>", margin=(4, 4)), width=COLUMN_WIDTH, margin=0))
         self.layer_controls.objects = columns
 
+    # ------------------------------------------------------------------ overlays
+    @property
+    def edge_parameter_index(self) -> np.ndarray:
+        """Per row of ``edges_source``: the index of its weight in the flat parameter vector."""
+        return self._edge_index
+
+    @property
+    def node_parameter_index(self) -> np.ndarray:
+        """Per row of ``neurons_source``: the index of its bias in the flat parameter vector
+        (-1 for the input features)."""
+        return self._bias_index
+
+    def set_overlay(self, edges: dict | None = None, labels: dict | None = None) -> None:
+        """Draw over the diagram, or, with no arguments, clear what was drawn.
+
+        ``edges``: lists with one entry per row of ``edges_source`` (layer by layer, each
+        ``W`` row-major): ``color``, ``width`` (pixels), ``alpha`` and ``info`` (HTML shown
+        when the pointer is on the edge). While they are drawn the normal edges are hidden,
+        so that one tooltip shows. ``labels``: lists with one entry per row of
+        ``neurons_source`` (inputs first): ``text`` (one short line, "" for none) and
+        ``color``, written under the neuron. Only data sources change.
+        """
+        # The labels' source never shrinks (BokehJS 3.9 fails drawing a text glyph whose source
+        # shrinks): unused rows hold "" at the first neuron.
+        nodes, rows = self.nodes.data, len(self.overlay_labels.data["x"])
+        below = NODE / ROW_HEIGHT / 2 + 0.03
+        x, y = list(nodes["cx"]), [cy - below for cy in nodes["cy"]]
+        text, color = (["" for _ in x], ["#000000" for _ in x]) if labels is None else (list(labels["text"]), list(labels["color"]))
+        pad = max(rows - len(x), 0)
+        first = (x[0], y[0]) if x else (0.0, 0.0)
+        self.overlay_labels.data = dict(x=x + [first[0]] * pad, y=y + [first[1]] * pad, text=text + [""] * pad,
+                                        color=color + ["#000000"] * pad)
+        if edges is None:
+            self.overlay_edges.data = dict(x0=[], y0=[], x1=[], y1=[], color=[], width=[], alpha=[], info=[])
+        else:
+            geometry = {k: list(self.edges.data[k]) for k in ("x0", "y0", "x1", "y1")}
+            self.overlay_edges.data = dict(**geometry, color=list(edges["color"]), width=list(edges["width"]),
+                                           alpha=list(edges["alpha"]), info=list(edges["info"]))
+        if self._edge_renderer.visible != (edges is None):
+            self._edge_renderer.visible = edges is None
+
     # ------------------------------------------------------------------ drawing
     def set_session(self, session: Session) -> None:
         """A new network: lay out nodes and edges for its shape. The same shape (new
         data, a new seed...) keeps the layout and the controls as they are: rebuilding the
         widgets costs the browser a few hundred milliseconds."""
+        if len(self.overlay_edges.data["x0"]) or any(self.overlay_labels.data["text"]):
+            self.set_overlay()  # the overlays drew the old network's numbers
         spec = session.spec
         sizes = spec.layer_sizes
         shape = (tuple(sizes), tuple(spec.activations), tuple(session.config.features), session.loss)
