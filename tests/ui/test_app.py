@@ -153,15 +153,15 @@ def test_optimizer_choice_changes_its_inputs_and_the_training(app, open_app):
 def test_add_layer_and_remove_neuron(app):
     page = app.page
     expect(page.get_by_text("2 hidden layers")).to_be_visible()
-    # The first "+" is the layer button in the header row above the diagram; then one "+"/"−"
-    # pair per hidden layer. (They have no names of their own; see the report.)
-    app.button("+").first.click()
+    # The "+"/"−" buttons show a symbol; screen readers (and so these role selectors) get their
+    # tooltip as the name (see playground/views/shortcuts.py).
+    app.button("Add a hidden layer").click()
     expect(page.get_by_text("3 hidden layers")).to_be_visible()
     assert app.wait("() => pg.rows('neurons_source') === 2 + 4 + 2 + 2 + 1")
     expect(page.locator(".activation-3 select")).to_have_value("tanh")
     assert "2-4-2-2-1" in app.text("status_readout")
 
-    app.button("−").nth(1).click()  # remove a neuron from hidden layer 1
+    app.button("Remove a neuron from layer 1").click()
     assert app.wait("() => pg.rows('neurons_source') === 2 + 3 + 2 + 2 + 1")
     assert app.js("pg.rows('edges_source')") == 2 * 3 + 3 * 2 + 2 * 2 + 2 * 1
     expect(page.get_by_text("3 neurons", exact=True)).to_be_visible()
