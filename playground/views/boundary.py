@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import panel as pn
 import param
-from bokeh.models import ColumnDataSource, LinearColorMapper, TapTool
+from bokeh.events import Tap
+from bokeh.models import ColumnDataSource, LinearColorMapper
 
 from ..session import Frame, Session
 from .charts import live_figure
@@ -54,8 +55,6 @@ class BoundaryView(pn.viewable.Viewer):
                           color_mapper=self.mapper)
         self.train_renderer = self.figure.scatter("x", "y", source=self.train_source, fill_color="color",
                                                   line_color="outline", size="size", line_width=1)
-        self.train_renderer.nonselection_glyph = None  # a tapped point (see on_point_tap) looks as before
-        self.train_renderer.selection_glyph = None
         self.figure.scatter("x", "y", source=self.highlight_source, marker="circle", size=18, fill_alpha=0,
                             line_color="#111111", line_width=2.5)
         self.test_renderer = self.figure.scatter("x", "y", source=self.test_source, fill_color="color",
@@ -119,16 +118,25 @@ class BoundaryView(pn.viewable.Viewer):
         else:
             self.highlight_source.data = dict(x=[data["x"][index]], y=[data["y"][index]])
 
-    def on_point_tap(self, callback) -> None:
-        """Call ``callback(index)`` when a training point is clicked (``index``: its row of
-        ``train_points``, which is its row of ``Session.X_train``)."""
-        self.figure.add_tools(TapTool(renderers=[self.train_renderer]))
+    def on_point_tap(self, callback, reach_px: float = 8.0) -> None:
+        """Call ``callback(index)`` when a training point is clicked: the one nearest the
+        click, within ``reach_px`` pixels (``index``: its row of ``train_points``, which is
+        its row of ``Session.X_train``)."""
 
-        def tapped(attr, old, new):
-            if new:
-                callback(int(new[-1]))
+        def tapped(event):
+            data = self.train_source.data
+            if not len(data["x"]):
+                return
+            scale_x = (self.figure.x_range.end - self.figure.x_range.start) / self.figure.width
+            scale_y = (self.figure.y_range.end - self.figure.y_range.start) / self.figure.height
+            dx = (np.asarray(data["x"], float) - event.x) / scale_x  # pixels, about
+            dy = (np.asarray(data["y"], float) - event.y) / scale_y
+            distance = np.hypot(dx, dy)
+            nearest = int(np.argmin(distance))
+            if distance[nearest] <= reach_px:
+                callback(nearest)
 
-        self.train_source.selected.on_change("indices", tapped)
+        self.figure.on_event(Tap, tapped)
 
     def _point_colors(self, labels, n_classes):
         return point_colors(labels, n_classes, self.palette)

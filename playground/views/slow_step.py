@@ -383,8 +383,8 @@ class SlowStep(pn.viewable.Viewer):
     def _describe_point(session: Session, index: int) -> str:
         x1, x2 = session.data.points[session.data.is_train][index]
         label = session.data.labels[session.data.is_train][index]
-        what = f"value {float(label):.3g}" if session.n_classes == 0 else f"class {int(label)}"
-        return f"at ({x1:.2f}, {x2:.2f}), {what}"
+        what = f"value {num(label)}" if session.n_classes == 0 else f"class {int(label)}"
+        return f"at ({num(x1)}, {num(x2)}), {what}"
 
     def _done_caption(self, session: Session, data: SlowStepData) -> str:
         text = (f"<span class='phase'>Done</span> — step {data.step_after} applied (epoch "
