@@ -73,7 +73,7 @@ class Appearance(pn.viewable.Viewer):
         self._playground = None
         self.theme_select = pn.widgets.Select.from_param(self.param.theme, name="Theme", options=THEMES, width=80)
         self.colors_select = pn.widgets.Select.from_param(self.param.colors, name="Colours", options=PALETTE_LABELS,
-                                                          width=130, description="Colour-blind safe: orange and purple "
+                                                          width=150, description="Colour-blind safe: orange and purple "
                                                           "of different lightness, Okabe–Ito colours for more classes")
         self.page_theme = PageTheme(theme=self.theme, width=0, height=0, margin=0)
         self._layout = pn.Row(self.theme_select, self.colors_select, self.page_theme, margin=0)
