@@ -211,8 +211,9 @@ class App:
         return self.page.get_by_role("combobox", name=name, exact=True)
 
     def checkbox(self, label: str):
-        # Bokeh's Checkbox has no <label> around its input, so it has no accessible name.
-        return self.page.locator("div.bk-Checkbox").filter(has_text=label).locator("input")
+        # Bokeh's Checkbox puts no <label> around its input; the page names it for screen
+        # readers (playground/views/shortcuts.py), so the role selector finds it.
+        return self.page.get_by_role("checkbox", name=label, exact=True)
 
     # ---------------------------------------------------------------- checks
     def assert_quiet(self) -> dict:
