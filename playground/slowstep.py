@@ -46,7 +46,7 @@ LOSS_FORMULAS = {
 }
 PENALTY_FORMULAS = {"none": "", "l1": " + λ·Σ|w|", "l2": " + (λ/2)·Σ w²"}
 # What the output layer's dL/dz is for one point: the loss and the output function together.
-OUTPUT_ERROR_FORMULAS = {"mse": "2·(ŷ − y)", "bce": "ŷ − y", "ce": "ŷ − y (one-hot y)"}
+OUTPUT_ERROR_FORMULAS = {"mse": "2·(ŷ − y)", "bce": "ŷ − y", "ce": "ŷ − y, y one-hot"}
 OUTPUT_FUNCTIONS = {"mse": "linear", "bce": "sigmoid", "ce": "softmax"}
 
 

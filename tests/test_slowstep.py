@@ -465,7 +465,9 @@ def test_app_slow_step_draws_each_phase_on_the_diagram_and_data_plot():
     assert app.slow_step.phase == "loss"
     sizes = np.array(app.boundary.train_source.data["size"])
     assert len(sizes) == n_train
-    np.testing.assert_allclose(sizes, np.clip(3 + 8 * data.point_losses, 3, 40))
+    from playground.views.slow_step import SIZE_BASE, SIZE_MAX, SIZE_PER_LOSS
+    np.testing.assert_allclose(sizes, np.clip(SIZE_BASE + SIZE_PER_LOSS * data.point_losses, SIZE_BASE, SIZE_MAX))
+    assert SIZE_PER_LOSS > 0 and np.ptp(sizes) > 0  # bigger loss, bigger dot
     app.slow_step.next()  # backward, output layer: its edges show dL/dw and hover the chain rule
     info = app.network.overlay_edges.data["info"]
     assert all("dL/dw = mean over the batch" in t for t in info[-2:]) and not any(info[:-2])

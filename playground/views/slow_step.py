@@ -46,25 +46,23 @@ BATCH_OUTLINE = "#111111"
 MORPH_FRAMES = 8  # boundaries from the old weights to the new, both included
 MORPH_MS = 110  # per morph frame
 # A training point's diameter in the loss phase: a fixed scale, so that two losses compare.
-SIZE_BASE, SIZE_PER_LOSS, SIZE_MAX = 3.0, 8.0, 40.0
+SIZE_BASE, SIZE_PER_LOSS, SIZE_MAX = 4.0, 10.0, 40.0
 CAPTION_WIDTH = 600
-DETAIL_HEIGHT = 190
+DETAIL_HEIGHT = 120
 PHASE_NAMES = {"forward": "Forward", "loss": "Loss", "backward": "Backward", "update": "Update"}
 PHASE_NUMBERS = {"forward": 1, "loss": 2, "backward": 3, "update": 4}
 IDLE_TEXT = ("<b>Slow step</b> shows one training step in four phases: forward, loss, backward, "
              "update. Click a training point on the data plot to follow it.")
+# Colours from the page's theme variables (see views/appearance.py), light values as fallbacks.
 CAPTION_CSS = """
-.readout { font-size: 14px; line-height: 1.35; color: #222; }
-.readout .phase { font-weight: bold; color: #0877bd; }
-.readout .error { color: #b00020; font-weight: bold; }
+.readout { font-size: 14px; line-height: 1.35; color: var(--pg-text, #222); }
+.readout .phase { font-weight: bold; color: var(--pg-link, #0877bd); }
+.readout .error { color: var(--pg-error, #b00020); font-weight: bold; }
 """
 DETAIL_CSS = """
-:host { font-size: 13px; line-height: 1.45; color: #333; overflow-y: auto; }
-table.slow { border-collapse: collapse; margin: 2px 0 4px 0; }
-table.slow td, table.slow th { padding: 1px 8px 1px 0; text-align: left; font-weight: normal; }
-table.slow th { color: #777; }
+:host { font-size: 13px; line-height: 1.45; color: var(--pg-text, #333); }
 .formula { font-family: monospace; font-size: 12.5px; }
-.hint { color: #777; }
+.hint { color: var(--pg-muted, #777); }
 """
 OPTIMIZER_RULES = {
     "sgd": "w ← w − lr·g",
@@ -136,8 +134,8 @@ class SlowStep(pn.viewable.Viewer):
             button.on_click(lambda event: self.cancel())
         self.caption = Readout(name="slow_step_caption", html=IDLE_TEXT, width=CAPTION_WIDTH, height=60,
                                margin=(4, 5), stylesheets=[CAPTION_CSS])
-        # A fixed height: the page below does not jump from phase to phase.
-        self.detail = pn.pane.HTML("", width=CAPTION_WIDTH, height=DETAIL_HEIGHT, margin=(0, 5), visible=False,
+        # A minimum height: the page below jumps less from phase to phase.
+        self.detail = pn.pane.HTML("", width=CAPTION_WIDTH, min_height=DETAIL_HEIGHT, margin=(0, 5), visible=False,
                                    stylesheets=[DETAIL_CSS], css_classes=["slow-step-detail"])
         controls = pn.Row(
             self.back_button, self.next_button, self.cancel_button,
@@ -486,14 +484,14 @@ class _Picture:
         output = layer == self.n_layers - 1
         activation = self.session.spec.activations[layer] if not output else slowstep.OUTPUT_FUNCTIONS[data.loss]
         if not output:
-            caption = (f"hidden layer {layer + 1} of {self.n_layers - 1}: each neuron adds up its inputs times "
-                       f"their weights, plus its bias (z), then applies {activation} (a).")
+            caption = (f"hidden layer {layer + 1} of {self.n_layers - 1}: each neuron adds its inputs × weights "
+                       f"plus a bias (z), then applies {activation} (a).")
         else:
             then = {"mse": "and that z is the prediction ŷ",
                     "bce": "then ŷ = σ(z) is the predicted probability of class 1",
                     "ce": "then softmax turns the z's into class probabilities ŷ"}[data.loss]
             caption = f"the output: z = inputs × weights + bias, {then}."
-        caption += f" Following {self._point_text()}; edge width = |w·a|."
+        caption += f" Following point {self.point}{'' if data.point_in_batch else ' (not in the batch)'}; edge width = |w·a|."
         # The first neuron of this layer, written out.
         j = 0
         W = self.layout.weights(data.update.before, layer)
@@ -511,7 +509,7 @@ class _Picture:
         else:
             result = f"a = {activation}({num(z)}) = {num(data.forward.inputs[layer + 1][0, j])}"
         detail = (f"<div><b>{html.escape(names[layer + 1][j])}</b> for {self._point_text()}:</div>"
-                  f"<div class='formula'>z = {terms} + {num(b[j])} (bias) = {num(z)}</div>"
+                  f"<div class='formula'>z = {terms} + {factor(b[j])} (bias) = {num(z)}</div>"
                   f"<div class='formula'>{result}</div>"
                   "<div class='hint'>Under each neuron: its z and its output. Hover an edge for w × a.</div>")
         return caption, detail
@@ -543,6 +541,8 @@ class _Picture:
         shown = "ŷ = [" + ", ".join(num(p) for p in data.prediction) + "]" if data.loss == "ce" else f"ŷ = {num(data.prediction[0])}"
         caption = (f"{shown} against {y_text}: this point's loss is {num(data.point_loss)}; the mean over "
                    f"the batch's {len(data.batch)} points is {num(data.batch_loss)}. Dot size = each point's own loss.")
+        compare = (" Switch the loss between bce and mse and slow-step again: cross-entropy punishes a confident "
+                   "mistake far more." if self.session.n_classes == 2 else "")
         penalty = ""
         if data.regularization != "none":
             penalty = (f"<div>Penalty ({data.regularization}, λ = {num(data.reg_rate)}): {num(data.penalty)}, so the "
@@ -551,8 +551,7 @@ class _Picture:
                   f"<div>For {self._point_text()}: <span class='formula'>L = {written}</span></div>{penalty}"
                   f"<div class='hint'>On the data plot each training point's diameter is "
                   f"{SIZE_BASE:g} px + {SIZE_PER_LOSS:g} px × its loss; the batch's points have a dark outline. "
-                  "Confident mistakes are big. Switch the loss (e.g. bce ↔ mse) and slow-step again to "
-                  "compare.</div>")
+                  f"Confident mistakes are big.{compare}</div>")
         return caption, detail
 
     def backward(self, layer: int):
