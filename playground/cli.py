@@ -85,6 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
                             "(each size gets about half a second; --repeats does not apply)")
     bench.add_argument("--plot", metavar="FILE.html", default=None,
                        help="write the sweep as a Bokeh chart to this HTML file (implies --sweep)")
+    bench.add_argument("--load", metavar="N", default=None,
+                       help="instead, a room: serve the app in a subprocess and play it from N light "
+                            "websocket clients (no browser); print frames/s per session, server CPU ms "
+                            "per frame and server memory before/during/after")
+    bench.add_argument("--seconds", metavar="T", default=None, help="with --load: seconds to measure (default: 20)")
+    bench.add_argument("--num-procs", metavar="P", default=None,
+                       help="with --load: server processes, as serve --num-procs (default: 1)")
     descend = commands.add_parser("descend", help="race an optimizer down an analytic surface")
     for name in ("surface", "steps", "start"):
         parameter = DescentConfig.param[name]
@@ -227,6 +234,8 @@ def run_bench(args) -> int:
             raise ValueError
     except ValueError:
         raise UsageError(f"--repeats must be a whole number of at least 1, got {args.repeats!r}") from None
+    if args.load is not None or args.seconds is not None or args.num_procs is not None:
+        return run_load_bench(args)
     if args.sweep or args.plot:
         from .bench import run_sweep
 
@@ -242,6 +251,40 @@ def run_bench(args) -> int:
                 raise UsageError(f"--plot: folder {str(folder)!r} is not writable; pick another path")
         return run_sweep(as_json=args.json, plot=str(plot) if plot else None)
     return run_benchmark(as_json=args.json, repeats=repeats)
+
+
+MAX_LOAD_CLIENTS = 200
+MAX_LOAD_SECONDS = 3600
+
+
+def _whole_number(name: str, raw, low: int, high: int) -> int:
+    try:
+        value = int(raw)
+        if not low <= value <= high:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise UsageError(f"{name} must be a whole number from {low} to {high}, got {raw!r}") from None
+    return value
+
+
+def run_load_bench(args) -> int:
+    """``bench --load N --seconds T --num-procs P``: see playground.loadtest."""
+    if args.load is None:
+        raise UsageError("--seconds and --num-procs go with --load N (the number of pages)")
+    if args.sweep or args.plot:
+        raise UsageError("--load runs a room, --sweep times matmuls: give one of them")
+    clients = _whole_number("--load", args.load, 1, MAX_LOAD_CLIENTS)
+    seconds = _whole_number("--seconds", "20" if args.seconds is None else args.seconds, 1, MAX_LOAD_SECONDS)
+    num_procs = _whole_number("--num-procs", "1" if args.num_procs is None else args.num_procs, 1, 64)
+    from .loadtest import LoadError, report, run_load
+
+    progress = None if args.json else (lambda text: print(f"... {text}", file=sys.stderr, flush=True))
+    try:
+        result = run_load(clients, seconds, num_procs, progress=progress)
+    except LoadError as err:
+        raise UsageError(f"bench --load: {err}") from None
+    print(json.dumps(result.to_json()) if args.json else report(result))
+    return 1 if result.failed or result.server_errors else 0
 
 
 def run_descend(args) -> int:

@@ -36,12 +36,19 @@ class IdleWatch:
             button.param.watch(self.touch, ["clicks"])
         for widget in (app.lesson, app.import_input):
             widget.param.watch(self.touch, ["value"])
+        import panel as pn
         from panel.io.callbacks import PeriodicCallback
 
         period_s = min(MAX_CHECK_S, max(MIN_CHECK_S, min(pause_after_s, timeout_after_s) / 5))
-        # background: without Panel's busy indicator and its bookkeeping (see Playground.play)
+        # background: without Panel's busy indicator and its bookkeeping (see Playground.play).
         self._callback = PeriodicCallback(callback=self.check, period=int(1000 * period_s), background=True)
-        self._callback.start()
+        # Started once the page has loaded: before that, Panel re-schedules a start on every
+        # turn of the event loop (a busy loop while a page loads, forever if it never does).
+        pn.state.onload(self._start)
+
+    def _start(self) -> None:
+        if self._callback is not None and not self.ended:
+            self._callback.start()
 
     def touch(self, *events) -> None:
         """A user action: the idle clock starts again."""

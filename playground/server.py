@@ -4,15 +4,18 @@ For a room: every tab is its own session; a closed tab's session is dropped afte
 UNUSED_SESSION_MS; a session left playing without a click pauses after
 ``idle_pause_minutes``, and a tab left without a click for ``session_timeout_minutes`` is
 ended (see :mod:`playground.idle`). ``GET /stats`` answers this process's counts as JSON
-(``{"pid", "sessions", "connections", "callbacks"}``), for ``nn-playground bench --load``
+(``{"pid", "sessions", "connections", "callbacks", "reclaim_pending"}``), for ``nn-playground bench --load``
 and for a teacher's curiosity; it shows nothing of anyone's session.
 """
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import json
+import math
 import os
+import time
 
 import panel as pn
 from tornado.web import RequestHandler
@@ -35,7 +38,11 @@ def warm_up() -> None:
 
 
 class StatsHandler(RequestHandler):
-    """``GET /stats``: this server process's session, connection and callback counts."""
+    """``GET /stats``: this server process's session, connection and callback counts, and
+    whether a memory reclaim is due (see MemoryReclaimer)."""
+
+    def initialize(self, reclaimer=None):
+        self.reclaimer = reclaimer
 
     def get(self):
         server = self.application  # bokeh's BokehTornado
@@ -45,37 +52,58 @@ class StatsHandler(RequestHandler):
         self.write(json.dumps({
             "pid": os.getpid(), "sessions": len(sessions),
             "connections": sum(s.connection_count for s in sessions),
-            "callbacks": sum(len(s.document.session_callbacks) for s in sessions if not s.destroyed)}))
+            "callbacks": sum(len(s.document.session_callbacks) for s in sessions if not s.destroyed),
+            "reclaim_pending": bool(self.reclaimer and self.reclaimer.pending)}))
 
 
-def _release_memory(session_context) -> None:
-    """Once a session is gone, hand freed heap pages back to the system (glibc keeps them
-    otherwise, and the server's memory would not come back down after a room leaves); a
-    second later, when the session's objects have been dropped."""
-    from tornado.ioloop import IOLoop
+class MemoryReclaimer:
+    """Gives a closed tab's memory back once its session has ended.
 
-    IOLoop.current().call_later(1.0, _trim_heap)
+    Panel and Bokeh objects form reference cycles, so an ended session's objects wait for
+    Python's next full garbage collection, which a quiet server may not run for a long
+    time; and glibc keeps freed heap pages unless asked (``malloc_trim``). After a session
+    ends, this runs both, ``delay_s`` later and at most once every ``min_interval_s`` (a
+    full collection pauses the event loop for a few hundred milliseconds: a room leaving
+    at once pays it once)."""
 
+    def __init__(self, delay_s: float = 2.0, min_interval_s: float = 10.0):
+        self.delay_s, self.min_interval_s = delay_s, min_interval_s
+        self.pending = False
+        self._last = -math.inf
 
-def _trim_heap() -> None:
-    name = ctypes.util.find_library("c")
-    if name and "libc.so" in name:
-        try:
-            ctypes.CDLL(name).malloc_trim(0)
-        except (OSError, AttributeError):
-            pass
+    def session_destroyed(self, session_context) -> None:
+        if self.pending:
+            return  # the collection already planned frees this session's objects too
+        from tornado.ioloop import IOLoop
+
+        self.pending = True
+        wait = max(self.delay_s, self._last + self.min_interval_s - time.monotonic())
+        IOLoop.current().call_later(wait, self.reclaim)
+
+    def reclaim(self) -> None:
+        self._last = time.monotonic()
+        gc.collect()
+        name = ctypes.util.find_library("c")
+        if name and "libc.so" in name:
+            try:
+                ctypes.CDLL(name).malloc_trim(0)
+            except (OSError, AttributeError):
+                pass
+        self.pending = False
 
 
 def page_factory(idle_pause_minutes: float = IDLE_PAUSE_MINUTES,
-                 session_timeout_minutes: float = SESSION_TIMEOUT_MINUTES):
+                 session_timeout_minutes: float = SESSION_TIMEOUT_MINUTES, reclaimer: MemoryReclaimer | None = None):
     """The function that builds a tab's playground, with the room's idle rules attached."""
     from .app import create_app
+
+    reclaimer = reclaimer or MemoryReclaimer()
 
     def page():
         app = create_app()
         if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
             IdleWatch(app, 60 * idle_pause_minutes, 60 * session_timeout_minutes)
-            pn.state.on_session_destroyed(_release_memory)
+            pn.state.on_session_destroyed(reclaimer.session_destroyed)
         return app
 
     return page
@@ -93,10 +121,11 @@ def serve(port: int = 5006, address: str | None = None, show: bool = False, thre
     warm_up()
     origins = [f"localhost:{port}", f"127.0.0.1:{port}"] + ([f"{address}:{port}"] if address else [])
     origins += [o if ":" in o else f"{o}:{port}" for o in allow_websocket_origin]
-    return pn.serve({"/": page_factory(idle_pause_minutes, session_timeout_minutes), "/race": create_race},
+    reclaimer = MemoryReclaimer()
+    return pn.serve({"/": page_factory(idle_pause_minutes, session_timeout_minutes, reclaimer), "/race": create_race},
                     port=port, address=address, show=show, title=TITLE,
                     websocket_origin=origins, threaded=threaded, num_procs=num_procs,
                     unused_session_lifetime_milliseconds=UNUSED_SESSION_MS,
                     check_unused_sessions_milliseconds=CHECK_UNUSED_MS,
                     websocket_max_message_size=MAX_MESSAGE_BYTES,
-                    extra_patterns=[(r"/stats", StatsHandler)])
+                    extra_patterns=[(r"/stats", StatsHandler, {"reclaimer": reclaimer})])

@@ -1,0 +1,99 @@
+"""The room, without a browser: ``bench --load`` with a few light websocket clients against
+a real ``nn-playground serve`` in its own process (see playground/loadtest.py).
+
+Every wait is on a condition (a client's counters, the server's /stats) with a deadline;
+speed is reported by the bench, never asserted as a time, except that every session must
+advance and the slowest stay within 4x of the fastest (fair sharing).
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from playground.cli import main
+from playground.loadtest import PageClient, ServerProcess, _free_port, run_load
+
+CLIENTS = 3
+
+
+@pytest.fixture(scope="module")
+def room():
+    """Three pages play for 5 s, leave, and come back once more (same server)."""
+    return run_load(CLIENTS, 5, rooms=2)
+
+
+def test_every_session_advances_fairly(room):
+    assert not room.failed, room.failed
+    assert not room.server_errors, room.server_errors
+    assert len(room.frames_per_second) == CLIENTS
+    assert min(room.frames_per_second) > 0, room.frames_per_second
+    assert min(room.frames_per_second) >= max(room.frames_per_second) / 4, room.frames_per_second
+    assert room.server_cpu_ms_per_frame > 0
+
+
+def test_closed_tabs_end_their_sessions_and_callbacks(room):
+    assert room.sessions["during"] == CLIENTS
+    assert room.sessions["after"] == 0, room.sessions
+    assert room.seconds_to_expire < 15, room.seconds_to_expire  # dropped 5 s after the close
+    assert room.idle_cpu_percent < 10, f"the server still works after the room left: {room.idle_cpu_percent}%"
+
+
+def test_memory_comes_back_down_and_does_not_grow_room_after_room(room):
+    memory = room.memory_mb
+    first, second = memory["after_each_room"]
+    footprint = memory["during"] - memory["before"]
+    assert footprint > 0, memory
+    assert memory["after"] < memory["during"], memory
+    # A session that is never freed would add its whole share of the footprint each room.
+    assert second - first < footprint / 2, memory
+
+
+def test_bad_load_arguments_exit_2_with_one_line(capsys):
+    for argv in (["--load", "0"], ["--load", "x"], ["--seconds", "5"], ["--load", "2", "--sweep"],
+                 ["--load", "2", "--seconds", "-1"], ["--load", "2", "--num-procs", "0"]):
+        assert main(["bench", *argv]) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("nn-playground: error:") and "\n" not in err, (argv, err)
+
+
+def test_idle_run_pauses_and_idle_tab_is_ended():
+    """serve with an idle pause of 3 s and a timeout of 9 s: a page that plays and is
+    left alone stops getting frames, is told why, and its session ends."""
+    async def scenario():
+        from tornado.httpclient import AsyncHTTPClient
+
+        http = AsyncHTTPClient(force_instance=True)
+        server = ServerProcess(_free_port(), 1, ("--idle-pause-minutes", "0.05", "--session-timeout-minutes", "0.15"))
+        try:
+            await server.wait_ready(http)
+            page = PageClient(f"http://127.0.0.1:{server.port}")
+            await page.open(http)
+            await page.play()
+            task = asyncio.ensure_future(page.run())
+
+            async def until(condition, seconds, what):
+                deadline = time.monotonic() + seconds
+                while not condition():
+                    assert time.monotonic() < deadline, f"waited {seconds} s for {what}"
+                    await asyncio.sleep(0.1)  # polling the client's counters
+
+            await until(lambda: page.frames > 0 and page.play_label == "Pause", 60, "the first frames")
+            await until(lambda: page.play_label == "Play", 30, "the idle pause")
+            paused_at = page.frames
+            await until(lambda: task.done(), 40, "the server to end the idle tab")
+            assert page.closed_by_server and page.error is None
+            assert page.frames <= paused_at + 1  # no frames after the pause (one may have been under way)
+            stats = await server.stats(http)
+            deadline = time.monotonic() + 20
+            while stats["sessions"] and time.monotonic() < deadline:
+                await asyncio.sleep(0.25)  # polling the server's counts
+                stats = await server.stats(http)
+            assert stats["sessions"] == 0 and stats["callbacks"] == 0, stats
+            return server.errors()
+        finally:
+            http.close()
+            server.stop()
+
+    assert asyncio.run(scenario()) == []
