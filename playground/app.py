@@ -620,7 +620,9 @@ class Playground(pn.viewable.Viewer):
         self._last_sent_at = time.perf_counter()
         now = time.perf_counter()
         started, first_step = self._rate_window
-        if now - started >= 1.0:
+        if frame.step < first_step:  # reset, or a new network: a new count
+            self._rate_window, self.steps_per_second = (now, frame.step), 0.0
+        elif now - started >= 1.0:
             self.steps_per_second = (frame.step - first_step) / (now - started)
             self._rate_window = (now, frame.step)
         self.epoch_div.set(frame=self._frames_sent,

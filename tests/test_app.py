@@ -278,3 +278,12 @@ def test_embed_layout_shows_only_the_chosen_panels():
     assert pg.play_button in layout.objects[0].objects
     shown = layout.objects[2].objects
     assert len(shown) == 1 and shown[0] is pg.boundary.__panel__()
+
+
+def test_steps_per_second_restarts_after_a_reset(app):
+    app._rate_window = (0.0, 0)  # as if a second of training had passed
+    app._step_once()
+    app._step_once()
+    assert app.steps_per_second > 0
+    app.reset()
+    assert app.steps_per_second == 0 and "-" not in app.status_div.html.split("steps/s")[0]
