@@ -355,7 +355,7 @@ class Playground(pn.viewable.Viewer):
                 snapshot = json.loads(raw.decode("utf-8"))
             except (UnicodeDecodeError, json.JSONDecodeError) as err:
                 raise SnapshotError(f"this file is not JSON ({err})") from None
-            session = import_session(snapshot)
+            session = import_session(snapshot, served=True)
         except (SnapshotError, ConfigError, DataError) as err:
             self.notice.object = f"<span class='error'>Import failed: {html.escape(str(err))}</span>"
             return
@@ -489,7 +489,9 @@ class Playground(pn.viewable.Viewer):
                        (self.session.neuron_maps(), self.session.unit_fractions()))
 
     def _steps_per_frame(self) -> int:
-        return max(1, round(EPOCHS_PER_FRAME[self.speed] * self.session.steps_per_epoch))
+        wanted = max(1, round(EPOCHS_PER_FRAME[self.speed] * self.session.steps_per_epoch))
+        # bounded work: a heavy setting trains fewer steps a frame (RunConfig.frame_steps)
+        return RunConfig.frame_steps(wanted, self.config.batch_size, self.session.spec.layout().size)
 
     @staticmethod
     def _compute(session: Session, n_steps: int, secondary: bool = True):

@@ -24,6 +24,12 @@ from .data import DATASETS, FEATURES, MAX_CLASSES, REGRESSION
 PLAYGROUND_MAX_NEURONS = 8
 WIDE_MAX_NEURONS = 1024
 MAX_HIDDEN_LAYERS = 6
+# Work one frame of the served app may train: minibatch steps x points per step x network
+# parameters (multiply-adds of one forward pass, roughly). About 20 ms on one core here; the
+# default 2-4-2-1 net at 20 epochs a frame needs 0.13 million. Bigger asks train fewer steps
+# per frame, so that one user's heavy setting cannot hold a shared worker for seconds.
+MAX_FRAME_WORK = 2_000_000
+MAX_HISTORY_POINTS = 1_000_000  # loss-history entries a session file may bring (about 16 MB of JSON)
 HYPERPARAMETERS = ("learning_rate", "momentum", "beta1", "beta2", "eps", "alpha", "weight_decay")
 
 
@@ -137,6 +143,20 @@ class RunConfig(param.Parameterized):
             self.check_loss(0 if self.dataset in REGRESSION else
                             (self.classes if self.dataset == "blobs" else 2), show)
 
+    def check_served(self) -> None:
+        """Refuse what a page of the served app may not ask for (an imported session file):
+        the wide networks, which are for the command line and notebooks."""
+        if self.wide:
+            raise ConfigError(f"wide networks (more than {PLAYGROUND_MAX_NEURONS} neurons a layer) run from the "
+                              "command line or a notebook, not in the shared app")
+
+    @staticmethod
+    def frame_steps(wanted_steps: int, batch_size: int, n_parameters: int) -> int:
+        """Minibatch steps one frame of the served app trains: ``wanted_steps``, fewer when
+        they would exceed MAX_FRAME_WORK (steps x batch_size x n_parameters); at least 1."""
+        per_step = max(1, batch_size * n_parameters)
+        return max(1, min(int(wanted_steps), MAX_FRAME_WORK // per_step))
+
     def check_loss(self, n_classes: int, show=flag) -> None:
         """Refuse a loss that does not fit data with ``n_classes`` (0 = regression)."""
         loss = self.loss
@@ -172,8 +192,9 @@ class RunConfig(param.Parameterized):
         """The hyper-parameters that the chosen optimizer reads."""
         return OWN_HYPERPARAMETERS[self.optimizer]
 
-    # Settings a link may carry: everything but a file path on the server.
-    LINK_EXCLUDED = ("csv",)
+    # Settings a link may not carry: a file path on the server, and the wide networks (up to
+    # 1024 neurons a layer), which are for the command line and notebooks, not a shared server.
+    LINK_EXCLUDED = ("csv", "wide")
 
     def apply_query(self, query: dict) -> list[str]:
         """Apply a page's URL query (``?dataset=xor&hidden=4,2``) setting by setting.
@@ -183,7 +204,10 @@ class RunConfig(param.Parameterized):
         """
         problems = []
         for name, raw in query.items():
-            if name not in self.setting_names() or name in self.LINK_EXCLUDED:
+            if name in self.LINK_EXCLUDED:
+                problems.append(f"{name!r} cannot be set from a link (ignored)")
+                continue
+            if name not in self.setting_names():
                 problems.append(f"unknown setting {name!r} ignored")
                 continue
             try:

@@ -24,7 +24,10 @@ from .idle import IDLE_PAUSE_MINUTES, SESSION_TIMEOUT_MINUTES, IdleWatch
 
 UNUSED_SESSION_MS = 5_000  # a closed tab's session is dropped after this long
 CHECK_UNUSED_MS = 1_000
-MAX_MESSAGE_BYTES = 24 * 1024 * 1024  # the largest websocket message a page may send (an upload)
+# The largest websocket message a page may send: an uploaded session file of the largest size
+# the app accepts (snapshot.MAX_BYTES), base64-encoded, with room to spare. A bigger message
+# closes that page's connection (tornado's limit) instead of reaching the app's size check.
+MAX_MESSAGE_BYTES = 30 * 1024 * 1024
 
 
 def warm_up() -> None:

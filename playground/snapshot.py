@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import ConfigError, RunConfig, read_json_file
+from .config import MAX_HISTORY_POINTS, ConfigError, RunConfig, read_json_file
 from .data import DataSet
 from .session import Session
 
@@ -51,8 +51,9 @@ def _fail(what: str):
     raise SnapshotError(f"this session file {what}")
 
 
-def import_session(snapshot: dict, backend: str | None = None) -> Session:
-    """A Session continuing a snapshot; ``backend`` overrides the saved one."""
+def import_session(snapshot: dict, backend: str | None = None, served: bool = False) -> Session:
+    """A Session continuing a snapshot; ``backend`` overrides the saved one. ``served``: a
+    file uploaded to the app, held to what a page may ask for (RunConfig.check_served)."""
     if not isinstance(snapshot, dict) or snapshot.get("format") != FORMAT:
         _fail("is not an nn-playground session (no 'format': 'nn-playground-session')")
     if snapshot.get("version") != VERSION:
@@ -63,6 +64,8 @@ def import_session(snapshot: dict, backend: str | None = None) -> Session:
         settings["backend"] = backend
     try:
         config = RunConfig.from_values(settings, names_as="key")
+        if served:
+            config.check_served()
     except ConfigError as err:
         _fail(f"has a bad setting: {err}")
     try:
@@ -75,6 +78,12 @@ def import_session(snapshot: dict, backend: str | None = None) -> Session:
         _fail(f"has no readable data set ({err})")
     if not np.all(np.isfinite(points)):
         _fail("has non-finite data points")
+    max_points = RunConfig.param.points.bounds[1]
+    if len(points) > max_points:
+        _fail(f"has {len(points):,} data points; at most {max_points:,}")
+    history = snapshot.get("history")
+    if isinstance(history, dict) and any(isinstance(v, list) and len(v) > MAX_HISTORY_POINTS for v in history.values()):
+        _fail(f"has a loss history of more than {MAX_HISTORY_POINTS:,} entries")
     session = Session(config, data=data)
     size = session.spec.layout().size
     arrays = {}
