@@ -188,6 +188,7 @@ class SlowStep(pn.viewable.Viewer):
             return
         # A frame still in flight when training was paused is dropped: draw the network as it is.
         self._advance(0)
+        self._boundary_changed = False
         self._session, self._data = session, data
         self._phases, self._index = phase_list(session.spec.n_layers), 0
         self._render()
@@ -232,16 +233,17 @@ class SlowStep(pn.viewable.Viewer):
         """Follow training point ``index`` (a row of ``Session.X_train``), now and in later slow steps."""
         self._point, self._point_session = index, self._get_session()
         if self.active:
-            if self._get_session() is self._session and self._session.step == self._data.step_before:
+            session = self._session
+            if self._get_session() is session and session.step == self._data.step_before and not session.diverged:
                 with self._lock:
-                    self._data = slowstep.compute(self._session, index)
+                    self._data = slowstep.compute(session, index)
                 self._render()
                 return
             self.cancel()
         session = self._get_session()
         with pn.io.unlocked():
             self._boundary.highlight_point(index)
-            if self._data is None and 0 <= index < len(session.X_train):
+            if 0 <= index < len(session.X_train):
                 self.caption.set(html=f"Point #{index} {html.escape(self._describe_point(session, index))} chosen: "
                                       "press <b>Slow step</b> to follow it through one training step.")
 
@@ -606,7 +608,7 @@ class _Picture:
         self._set_edges(np.ones(len(self.edge_layer), bool), changes, 0.9, log_scale=True)
         for n, index in enumerate(self.node_index):
             if index >= 0:
-                self.labels["text"][n] = f"b {num(u.before[index])}→{num(u.after[index])}"
+                self.labels["text"][n] = f"b {num(u.before[index], 4)}→{num(u.after[index], 4)}"
         for e, index in enumerate(self.edge_index):
             self.edges["info"][e] = (f"<b>{self._edge_name(e)}</b><br>" + "<br>".join(update_lines(data, int(index))))
         s = u.settings
@@ -624,7 +626,7 @@ class _Picture:
                   f"<div>Moves most — <b>{self._edge_name(e)}</b>:</div><div class='formula'>"
                   + "<br>".join(update_lines(data, biggest)) + "</div>"
                   f"<div class='hint'>g = dL/dw from the backward phase. The data plot morphs from the old "
-                  f"boundary to the new ({moved}: one step is small). Hover an edge for its numbers.</div>")
+                  f"boundary to the new ({moved}). Hover an edge for its numbers.</div>")
         return caption, detail
 
 
