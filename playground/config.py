@@ -202,19 +202,47 @@ class RunConfig(param.Parameterized):
         Bad or unknown entries are skipped (the rest applies); returns one message per
         skipped entry, for a notice.
         """
-        problems = []
+        problems, pending = [], {}
         for name, raw in query.items():
             if name in self.LINK_EXCLUDED:
                 problems.append(f"{name!r} cannot be set from a link (ignored)")
-                continue
-            if name not in self.setting_names():
+            elif name not in self.setting_names():
                 problems.append(f"unknown setting {name!r} ignored")
-                continue
-            try:
-                self.update_checked({name: raw}, names_as="key")
-            except ConfigError as err:
-                problems.append(f"{err} (ignored)")
+            else:
+                pending[name] = raw
+        # Settings can depend on each other (classes=3 needs loss=ce and the other way
+        # round), so whatever order the link lists them in: all together first; else all
+        # but one, to find the one entry that does not fit; else those that apply alone.
+        while pending:
+            if self._try_update(pending):
+                break
+            culprit = next((name for name in pending
+                            if self._try_update({k: v for k, v in pending.items() if k != name})), None)
+            if culprit is not None:
+                problems.append(f"{self._refusal({culprit: pending[culprit]})} (ignored)")
+                break
+            applied = [name for name in list(pending) if self._try_update({name: pending[name]})]
+            if not applied:
+                problems += [f"{self._refusal({name: raw})} (ignored)" for name, raw in pending.items()]
+                break
+            for name in applied:
+                del pending[name]
         return problems
+
+    def _try_update(self, values: dict) -> bool:
+        try:
+            self.update_checked(values, names_as="key")
+            return True
+        except ConfigError:
+            return False
+
+    def _refusal(self, values: dict) -> str:
+        """Why ``values`` cannot be applied now (a ConfigError's message)."""
+        try:
+            self.update_checked(values, names_as="key")
+        except ConfigError as err:
+            return str(err)
+        return f"{', '.join(values)} did not fit the other settings"
 
     def query(self, defaults: "RunConfig") -> dict:
         """The settings that differ from ``defaults``, as URL query strings."""

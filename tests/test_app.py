@@ -287,3 +287,13 @@ def test_steps_per_second_restarts_after_a_reset(app):
     assert app.steps_per_second > 0
     app.reset()
     assert app.steps_per_second == 0 and "-" not in app.status_div.html.split("steps/s")[0]
+
+
+@pytest.mark.parametrize("order", [("dataset", "classes", "loss"), ("loss", "dataset", "classes"),
+                                   ("classes", "loss", "dataset")])
+def test_a_link_applies_whatever_order_it_lists_settings_in(order):
+    values = {"dataset": "blobs", "classes": "3", "loss": "ce", "learning_rate": "abc"}
+    pg = Playground(query={**{k: values[k] for k in order}, "learning_rate": "abc"})
+    assert (pg.config.dataset, pg.config.classes, pg.config.loss) == ("blobs", 3, "ce")
+    assert pg.loss.options == ["ce"]
+    assert "learning_rate" in pg.notice.object and "loss" not in pg.notice.object  # only the bad entry
