@@ -566,6 +566,8 @@ class Playground(pn.viewable.Viewer):
         the frame rate does not stall, and at most once a second."""
         if self._landscape_busy or len(self.landscape.trajectory) < 2:
             return
+        if background and self.landscape.figure.document is None:
+            return  # its tab was never opened: the dearest view (half a room's CPU), for no one
         session, trajectory = self.session, np.array(self.landscape.trajectory)
         self._landscape_due = time.perf_counter() + LANDSCAPE_PERIOD_S
         if not background:

@@ -29,7 +29,8 @@ from dataclasses import asdict, dataclass, field
 READOUT = "epoch_readout"  # the data model whose `frame` the server numbers and `drawn` the page echoes
 TOKEN = re.compile(r'"token"\s*:\s*"([^"]+)"')
 SERVER_START_S = 120.0  # a cold Numba cache compiles for a while
-ROOM_READY_S = 120.0  # every page loaded and its first frame shown, or the bench says which did not
+ROOM_READY_S = 300.0  # every page loaded and its first frame shown, or the bench says which did not
+# (30 pages opened at once on one process wait for each other: each takes ~1-2 s of server CPU)
 EXPIRE_S = 30.0  # closed tabs' sessions must be gone by then (the server drops them after 5 s)
 MEMORY_SAMPLE_S = 0.5
 RECLAIM_S = 20.0  # the server collects ended sessions' objects within about 12 s
@@ -215,12 +216,17 @@ class PageClient:
         """Load the page (this creates the server session), connect, pull the document."""
         from tornado.websocket import websocket_connect
 
-        response = await http.fetch(f"{self.base_url}/{self.query}", request_timeout=ROOM_READY_S)
+        response = await http.fetch(f"{self.base_url}/{self.query}", request_timeout=ROOM_READY_S,
+                                    connect_timeout=ROOM_READY_S)
         token = TOKEN.search(response.body.decode("utf-8", "replace"))
         if token is None:
             raise LoadError("the page carries no session token")
-        ws_url = self.base_url.replace("http", "ws", 1) + "/ws"
-        self._ws = await websocket_connect(ws_url, subprotocols=["bokeh", token.group(1)],
+        from tornado.httpclient import HTTPRequest
+
+        # A busy server (a room's pages being built) may take a while to answer the handshake.
+        request = HTTPRequest(self.base_url.replace("http", "ws", 1) + "/ws", connect_timeout=ROOM_READY_S,
+                              request_timeout=ROOM_READY_S)
+        self._ws = await websocket_connect(request, subprotocols=["bokeh", token.group(1)],
                                            max_message_size=64 * 1024 * 1024)
         ack = await self._receive()
         if ack is None or ack[0]["msgtype"] != "ACK":
