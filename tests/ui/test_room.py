@@ -1,0 +1,128 @@
+"""Several pages on one server at once, as in a workshop: pages reload and close while others
+train, and bad values typed into widgets or links reach the server. Each test asserts that
+the other pages keep training, that the server drops the sessions of gone pages (its
+``/stats``), and, through the ``page_errors`` fixture, that neither a page nor the server
+logged an error. Every wait is on a condition; none sleeps for a fixed time.
+"""
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+
+import pytest
+from playwright.sync_api import expect
+
+from .conftest import App
+
+pytestmark = pytest.mark.ui
+
+EXPIRY_S = 20  # a gone page's session is dropped 5 s after its websocket closes; generous for CI
+
+
+@pytest.fixture
+def pages(shared_context, app_url, page_errors):
+    """Opens pages (optionally with a URL query) on fresh sessions; all closed after the test."""
+    opened = []
+
+    def _open(query: str = "") -> App:
+        page = shared_context.new_page()
+        opened.append(page)
+        page.on("pageerror", lambda err: page_errors.append(f"pageerror: {err}"))
+        page.on("console", lambda msg: page_errors.append(f"console.{msg.type}: {msg.text}")
+                if msg.type == "error" else None)
+        return App(page, app_url + query).open()
+
+    yield _open
+    for page in opened:
+        if not page.is_closed():
+            page.close()
+
+
+def server_stats(app_url: str) -> dict:
+    with urllib.request.urlopen(app_url + "stats", timeout=10) as response:
+        return json.load(response)
+
+
+def wait_for_stats(app_url: str, condition, what: str, seconds: float = EXPIRY_S) -> dict:
+    """Polls the server's /stats until ``condition(stats)``; fails saying what it waited for."""
+    deadline = time.monotonic() + seconds
+    stats = server_stats(app_url)
+    while not condition(stats):
+        assert time.monotonic() < deadline, f"waited {seconds} s for {what}; the server has {stats}"
+        time.sleep(0.2)  # polling the server's counts, not waiting on the UI
+        stats = server_stats(app_url)
+    return stats
+
+
+def play(app: App) -> None:
+    app.button("Play").click()
+    expect(app.button("Pause")).to_be_visible()
+
+
+def advances(app: App, beyond: float | None = None, timeout: float = 30_000) -> float:
+    """Waits until the page's epoch passes ``beyond`` (its current epoch by default)."""
+    start = app.epoch() if beyond is None else beyond
+    return app.wait("n => pg.epoch() > n && pg.epoch()", start, timeout=timeout)
+
+
+def test_pages_reload_and_close_while_others_train(pages, app_url):
+    first, second, third = pages(), pages(), pages()
+    # Earlier tests' pages were closed; their sessions end within seconds: then only ours are left.
+    wait_for_stats(app_url, lambda s: s["sessions"] == 3, "the server to hold just this test's 3 sessions")
+    for app in (first, second, third):
+        play(app)
+    for app in (first, second, third):
+        advances(app, 1)
+
+    # One page reloads: it starts clean on a new session; another closes mid-training.
+    second.page.reload()
+    second.page.wait_for_function("() => window.pg && pg.ready()", timeout=30_000)
+    expect(second.button("Play")).to_be_visible()
+    assert second.epoch() == 0
+    third.page.close()
+
+    # The server drops the two gone sessions (the reloaded page's old one and the closed one)
+    # and stops their callbacks, while the first page keeps training.
+    before = first.epoch()
+    stats = wait_for_stats(app_url, lambda s: s["sessions"] == 2, "the gone pages' 2 sessions to end")
+    assert stats["connections"] == 2, stats
+    advances(first, before)
+
+    # The reloaded page trains again, side by side with the first.
+    play(second)
+    advances(second, 0)
+    advances(first)
+
+
+def test_bad_links_and_bad_values_get_a_message_and_others_keep_training(pages, app_url):
+    trainer = pages()
+    play(trainer)
+    advances(trainer, 1)
+
+    # A link with bad, unknown and forbidden entries: a message, the rest applied, no error.
+    linked = pages("?hidden=99,x&learning_rate=-1&points=abc&wide=true&csv=/etc/passwd&dataset=xor&noise=10")
+    notice = linked.page.locator(".notice")
+    expect(notice).to_contain_text("This link had problems")
+    for entry in ("'wide' cannot be set from a link", "'csv' cannot be set from a link", "points"):
+        expect(notice).to_contain_text(entry)
+    assert "2-4-2-1" in linked.text("status_readout")  # hidden=99,x refused: the default net
+    play(linked)
+    advances(linked, 0)
+
+    # A value out of bounds typed into a widget: a message saying what to change; the page
+    # goes on with its last good setting, and keeps training.
+    beta1 = linked.page.get_by_role("textbox", name="Beta1", exact=True)
+    beta1.fill("1")
+    beta1.press("Enter")
+    expect(notice).to_contain_text("beta1")
+    expect(notice).to_contain_text("less than 1")
+    advances(linked)
+
+    # Text where a number belongs, in a link for the same widget: refused with a message.
+    typed = pages("?beta1=abc&optimizer=adam")
+    expect(typed.page.locator(".notice")).to_contain_text("beta1")
+
+    # None of it reached the page that was training all along.
+    advances(trainer)
+    expect(trainer.page.locator(".notice")).not_to_contain_text("problems")
