@@ -63,7 +63,7 @@ if (navigator.clipboard) { navigator.clipboard.writeText(snippet); }
 # gradient charts and descent path, so that no frame carries everything.
 SECONDARY_EVERY = 4
 LOSS_CHART_EVERY = 2
-FRAMES_IN_FLIGHT = 1  # frames sent but not yet drawn; 2 sent frames would reach a busy page together
+FRAMES_IN_FLIGHT = 2  # frames sent but not yet drawn: the next one travels while the page draws
 FRAME_ACK_TIMEOUT_S = 2.0  # a page that acknowledges nothing this long gets the next frame anyway
 LANDSCAPE_PERIOD_S = 1.0  # redraw the loss contours around the path at most this often
 FRAME_INTERVAL_S = 1 / 30  # at most 30 frames/s; a page that draws slower gets fewer (see _tick)
