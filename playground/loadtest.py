@@ -228,6 +228,7 @@ class PageClient:
                               request_timeout=ROOM_READY_S)
         self._ws = await websocket_connect(request, subprotocols=["bokeh", token.group(1)],
                                            max_message_size=64 * 1024 * 1024)
+        self._ws.protocol.set_nodelay(True)  # as browsers do: an acknowledgement leaves at once
         ack = await self._receive()
         if ack is None or ack[0]["msgtype"] != "ACK":
             raise LoadError(f"the server did not acknowledge the connection: {ack}")

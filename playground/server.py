@@ -95,6 +95,22 @@ class MemoryReclaimer:
         self.pending = False
 
 
+def send_without_delay(doc) -> None:
+    """Turn off Nagle's algorithm on the page's websocket (TCP_NODELAY).
+
+    A Bokeh message leaves as several small websocket frames (header, metadata, content,
+    buffers); with Nagle on, the second waits for the page's delayed TCP acknowledgement,
+    40 ms on Linux, often twice a message: a frame took 80 ms longer to arrive than to make,
+    and a page that acknowledges each frame got 11 frames a second instead of 30."""
+    session = getattr(doc.session_context, "_session", None)  # bokeh's ServerSession
+    for connection in list(getattr(session, "_subscribed_connections", ())):
+        socket = getattr(connection, "_socket", None)
+        try:
+            socket.set_nodelay(True)
+        except Exception:  # noqa: BLE001 - a socket already closed, or not a websocket
+            pass
+
+
 def page_factory(idle_pause_minutes: float = IDLE_PAUSE_MINUTES,
                  session_timeout_minutes: float = SESSION_TIMEOUT_MINUTES, reclaimer: MemoryReclaimer | None = None):
     """The function that builds a tab's playground, with the room's idle rules attached."""
@@ -104,9 +120,11 @@ def page_factory(idle_pause_minutes: float = IDLE_PAUSE_MINUTES,
 
     def page():
         app = create_app()
-        if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+        doc = pn.state.curdoc
+        if doc is not None and doc.session_context is not None:
             IdleWatch(app, 60 * idle_pause_minutes, 60 * session_timeout_minutes)
             pn.state.on_session_destroyed(reclaimer.session_destroyed)
+            pn.state.onload(lambda: send_without_delay(doc))
         return app
 
     return page
