@@ -127,8 +127,8 @@ class ServerProcess:
             response = await http.fetch(f"http://127.0.0.1:{self.port}/stats", request_timeout=30)
             answer = json.loads(response.body)
             latest[answer["pid"]] = answer
-        return {key: sum(a[key] for a in latest.values()) for key in ("sessions", "connections", "callbacks",
-                                                                      "reclaim_pending")} | {
+        return {key: sum(a[key] or 0 for a in latest.values()) for key in (
+            "sessions", "connections", "callbacks", "reclaim_pending", "playgrounds")} | {
             "processes_seen": len(latest)}
 
     async def wait_ready(self, http, seconds: float = SERVER_START_S) -> None:
@@ -411,10 +411,12 @@ async def _one_room(server, http, n, seconds, result, progress, last: bool) -> N
     result.sessions["after"] = stats["sessions"]
     gone = time.monotonic()
     # The server collects ended sessions' objects shortly after (server.MemoryReclaimer).
-    while (stats["reclaim_pending"] or time.monotonic() - gone < 0.5) and time.monotonic() - gone < RECLAIM_S:
+    while ((stats["reclaim_pending"] or stats["playgrounds"] or time.monotonic() - gone < 0.5)
+           and time.monotonic() - gone < RECLAIM_S):
         await asyncio.sleep(0.25)
         stats = await server.stats(http, polls)
     result.memory_mb["after"] = round(server.memory_mb(), 1)
+    result.sessions["playgrounds_left"] = stats["playgrounds"]  # not freed after the room left: a leak
     cpu2, t2 = server.cpu_seconds(), time.monotonic()
     await asyncio.sleep(1.0)  # a quiet second, to show that nothing runs on
     result.idle_cpu_percent = round(100 * (server.cpu_seconds() - cpu2) / (time.monotonic() - t2), 1)
@@ -444,7 +446,8 @@ def report(result: LoadResult) -> str:
         f"server memory (MB): before {memory.get('before', float('nan')):.0f}  during "
         f"{memory.get('during', float('nan')):.0f}  after {memory.get('after', float('nan')):.0f}",
         f"server sessions: {result.sessions.get('during')} during, {result.sessions.get('after')} after "
-        f"(gone {result.seconds_to_expire:g} s after the last tab closed)",
+        f"(gone {result.seconds_to_expire:g} s after the last tab closed; "
+        f"{result.sessions.get('playgrounds_left')} playgrounds not freed)",
     ]
     lines += [f"failed: {line}" for line in result.failed]
     lines += [f"server log: {line}" for line in result.server_errors[:10]]

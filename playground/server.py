@@ -4,7 +4,8 @@ For a room: every tab is its own session; a closed tab's session is dropped afte
 UNUSED_SESSION_MS; a session left playing without a click pauses after
 ``idle_pause_minutes``, and a tab left without a click for ``session_timeout_minutes`` is
 ended (see :mod:`playground.idle`). ``GET /stats`` answers this process's counts as JSON
-(``{"pid", "sessions", "connections", "callbacks", "reclaim_pending"}``), for ``nn-playground bench --load``
+(``{"pid", "sessions", "connections", "callbacks", "reclaim_pending", "playgrounds"}``:
+``playgrounds`` counts the playground objects not yet freed), for ``nn-playground bench --load``
 and for a teacher's curiosity; it shows nothing of anyone's session.
 """
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import math
 import os
 import time
+import weakref
 
 import panel as pn
 from tornado.web import RequestHandler
@@ -56,7 +58,8 @@ class StatsHandler(RequestHandler):
             "pid": os.getpid(), "sessions": len(sessions),
             "connections": sum(s.connection_count for s in sessions),
             "callbacks": sum(len(s.document.session_callbacks) for s in sessions if not s.destroyed),
-            "reclaim_pending": bool(self.reclaimer and self.reclaimer.pending)}))
+            "reclaim_pending": bool(self.reclaimer and self.reclaimer.pending),
+            "playgrounds": len(self.reclaimer.live) if self.reclaimer else None}))
 
 
 class MemoryReclaimer:
@@ -71,6 +74,7 @@ class MemoryReclaimer:
 
     def __init__(self, delay_s: float = 2.0, min_interval_s: float = 10.0):
         self.delay_s, self.min_interval_s = delay_s, min_interval_s
+        self.live = weakref.WeakSet()  # the playgrounds not yet freed (GET /stats counts them)
         self.pending = False
         self._last = -math.inf
 
@@ -123,6 +127,7 @@ def page_factory(idle_pause_minutes: float = IDLE_PAUSE_MINUTES,
         doc = pn.state.curdoc
         if doc is not None and doc.session_context is not None:
             IdleWatch(app, 60 * idle_pause_minutes, 60 * session_timeout_minutes)
+            reclaimer.live.add(app)
             pn.state.on_session_destroyed(reclaimer.session_destroyed)
             pn.state.onload(lambda: send_without_delay(doc))
         return app
