@@ -366,7 +366,8 @@ async def _room(n: int, seconds: float, num_procs: int, server_args: tuple, prog
 
 async def _one_room(server, http, n, seconds, result, progress, last: bool) -> None:
     """N pages come, play for ``seconds`` (measured), and leave; fills ``result``."""
-    polls = 4 * result.num_procs if result.num_procs > 1 else 1
+    # Each /stats request reaches one process: with several, ask often enough to hear from each.
+    polls = 12 * result.num_procs if result.num_procs > 1 else 1
     base = f"http://127.0.0.1:{server.port}"
     clients = [PageClient(base) for _ in range(n)]
     started = time.monotonic()
@@ -389,7 +390,9 @@ async def _one_room(server, http, n, seconds, result, progress, last: bool) -> N
         cpu1, t1 = server.cpu_seconds(), time.monotonic()
         window = t1 - t0
         frames = [c.frames - f0 for c, f0 in zip(clients, frames0)]
-        result.sessions["during"] = (await server.stats(http, polls))["sessions"]
+        stats = await server.stats(http, polls)
+        result.sessions["during"] = stats["sessions"]
+        result.sessions["processes_seen"] = stats["processes_seen"]
         result.frames_per_second = [round(f / window, 2) for f in frames]
         result.server_cpu_ms_per_frame = round(1000 * (cpu1 - cpu0) / max(1, sum(frames)), 3)
         result.server_cpu_percent = round(100 * (cpu1 - cpu0) / window, 1)
@@ -437,6 +440,8 @@ def run_load(n: int, seconds: float, num_procs: int = 1, server_args: tuple = ()
 def report(result: LoadResult) -> str:
     fps = result.summary()
     memory = result.memory_mb
+    seen = "" if result.num_procs == 1 else (f" (counted in the {result.sessions.get('processes_seen')} of "
+                                             f"{result.num_procs} processes that answered /stats)")
     lines = [
         f"room: {result.clients} sessions for {result.seconds:g} s on {result.num_procs} server process"
         f"{'es' if result.num_procs > 1 else ''} (all playing after {result.ready_seconds:g} s)",
@@ -445,7 +450,8 @@ def report(result: LoadResult) -> str:
         f"{result.idle_cpu_percent:.0f}% once the room left)",
         f"server memory (MB): before {memory.get('before', float('nan')):.0f}  during "
         f"{memory.get('during', float('nan')):.0f}  after {memory.get('after', float('nan')):.0f}",
-        f"server sessions: {result.sessions.get('during')} during, {result.sessions.get('after')} after "
+        f"server sessions: {result.sessions.get('during')} during{seen}"
+        f", {result.sessions.get('after')} after "
         f"(gone {result.seconds_to_expire:g} s after the last tab closed; "
         f"{result.sessions.get('playgrounds_left')} playgrounds not freed)",
     ]
