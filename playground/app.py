@@ -15,6 +15,7 @@ import html
 import threading
 import io
 import json
+import logging
 import math
 import os
 import sys
@@ -27,6 +28,8 @@ import numpy as np
 import panel as pn
 from panel.io.callbacks import PeriodicCallback
 import param
+from tornado.iostream import StreamClosedError
+from tornado.websocket import WebSocketClosedError
 
 from kernels import BackendUnavailable
 from playground.config import HYPERPARAMETERS, ConfigError, RunConfig
@@ -660,6 +663,25 @@ class Playground(pn.viewable.Viewer):
             text += (f"<div>Accuracy: training {frame.train_accuracy:.1%} · test "
                      f"{frame.test_accuracy:.1%}</div>" if frame.test_accuracy is not None else "")
         return text + "</div>"
+
+
+class _ClosedPageWrites(logging.Filter):
+    """Drops asyncio's "Task exception was never retrieved" for a frame written to a tab
+    that closed meanwhile (see Playground._show: Panel writes those messages itself and
+    does not collect the failure). A gone tab is normal, not an error for the server log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        context = getattr(record, "msg", "")
+        closed = (WebSocketClosedError, StreamClosedError)
+        if isinstance(error, closed) or ("never retrieved" in str(context) and any(
+                name in record.getMessage() for name in ("WebSocketClosedError", "StreamClosedError"))):
+            return False
+        return True
+
+
+if not any(isinstance(f, _ClosedPageWrites) for f in logging.getLogger("asyncio").filters):
+    logging.getLogger("asyncio").addFilter(_ClosedPageWrites())
 
 
 def _page_connected() -> bool:

@@ -1,6 +1,7 @@
 """The app's logic without a browser: what a click or a setting does to the session and
 to the data sources the browser draws from."""
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -297,3 +298,27 @@ def test_a_link_applies_whatever_order_it_lists_settings_in(order):
     assert (pg.config.dataset, pg.config.classes, pg.config.loss) == ("blobs", 3, "ce")
     assert pg.loss.options == ["ce"]
     assert "learning_rate" in pg.notice.object and "loss" not in pg.notice.object  # only the bad entry
+
+
+def test_a_frame_written_to_a_closed_tab_leaves_no_traceback_in_the_log(caplog):
+    import asyncio
+    import gc
+
+    from tornado.websocket import WebSocketClosedError
+
+    async def closed():
+        raise WebSocketClosedError()
+
+    async def broken():
+        raise ValueError("a real error")
+
+    async def main():
+        asyncio.ensure_future(closed())
+        asyncio.ensure_future(broken())
+        await asyncio.sleep(0.01)
+
+    with caplog.at_level(logging.ERROR, logger="asyncio"):
+        asyncio.run(main())
+        gc.collect()
+    logged = "\n".join(r.getMessage() + str(r.exc_info) for r in caplog.records)
+    assert "ValueError" in logged and "WebSocketClosedError" not in logged

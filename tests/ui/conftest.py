@@ -126,7 +126,7 @@ def _listening(port: int, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            with socket.create_connection(("localhost", port), timeout=1):
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
                 return True
         except OSError:
             time.sleep(0.05)  # polling a socket, not waiting on the UI
@@ -140,7 +140,9 @@ def app_url():
 
     port = _free_port()
     server = serve(port=port, threaded=True)
-    url = f"http://localhost:{port}/"
+    # The address, not "localhost": on a loaded machine Chromium's name lookup of localhost
+    # can fail (net::ERR_NAME_NOT_RESOLVED on some of a page's resources).
+    url = f"http://127.0.0.1:{port}/"
     if not _listening(port, seconds=60):
         server.stop()
         pytest.fail(f"the app server did not listen on port {port} within 60 s")
