@@ -13,7 +13,7 @@ import urllib.request
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import App
+from .conftest import App, record_console_error
 
 pytestmark = pytest.mark.ui
 
@@ -29,8 +29,7 @@ def pages(shared_context, app_url, page_errors):
         page = shared_context.new_page()
         opened.append(page)
         page.on("pageerror", lambda err: page_errors.append(f"pageerror: {err}"))
-        page.on("console", lambda msg: page_errors.append(f"console.{msg.type}: {msg.text}")
-                if msg.type == "error" else None)
+        page.on("console", lambda msg: record_console_error(msg, page_errors))
         return App(page, app_url + query).open()
 
     yield _open

@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 from playground.data import generate, write_csv
 from playground.views.colors import class_colors
 
-from .conftest import FIRST_FRAME_TIMEOUT_MS, App
+from .conftest import FIRST_FRAME_TIMEOUT_MS, App, record_console_error
 
 pytestmark = pytest.mark.ui
 
@@ -35,8 +35,7 @@ def open_url(shared_context, app_url, page_errors):
         page = shared_context.new_page()
         pages.append(page)
         page.on("pageerror", lambda err: page_errors.append(f"pageerror: {err}"))
-        page.on("console", lambda msg: page_errors.append(f"console.{msg.type}: {msg.text}")
-                if msg.type == "error" else None)
+        page.on("console", lambda msg: record_console_error(msg, page_errors))
         page.on("dialog", lambda dialog: page_errors.append(f"dialog: {dialog.message}"))
         app = App(page, app_url + query)
         page.goto(app.url)
