@@ -468,7 +468,10 @@ class Playground(pn.viewable.Viewer):
         if ahead is not None and ahead[1:3] == (self.session, self._generation):
             # Trained ahead while the page drew the last frame: show it, so that what the page
             # shows is where training stopped (waits at most one frame's training).
-            self._show(*ahead[0].result())
+            try:
+                self._show(*ahead[0].result())
+            except Exception:  # noqa: BLE001 - a failed frame is not shown; pausing goes on
+                logging.getLogger(__name__).exception("a frame trained ahead failed")
         if was_playing:
             self._refresh_landscape()  # the contours around where training stopped
 
