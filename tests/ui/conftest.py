@@ -300,21 +300,28 @@ def record_console_error(msg, errors: list) -> None:
     errors.append(f"console.{msg.type}: {msg.text}")
 
 
+def watch_errors(page, errors: list) -> None:
+    """Counts ``page``'s script errors and console errors (see record_console_error)."""
+    page.on("pageerror", lambda err: errors.append(f"pageerror: {err}"))
+    page.on("console", lambda msg: record_console_error(msg, errors))
+
+
 @pytest.fixture
 def open_app(shared_context, app_url, page_errors):
-    """Opens a page on a new app session; it is closed (ending the session) after the test."""
+    """Opens a page on a new app session at ``app_url + query``; the pages still open are
+    closed (ending their sessions) after the test."""
     pages = []
 
-    def _open() -> App:
+    def _open(query: str = "") -> App:
         page = shared_context.new_page()
         pages.append(page)
-        page.on("pageerror", lambda err: page_errors.append(f"pageerror: {err}"))
-        page.on("console", lambda msg: record_console_error(msg, page_errors))
-        return App(page, app_url).open()
+        watch_errors(page, page_errors)
+        return App(page, app_url + query).open()
 
     yield _open
     for page in pages:
-        page.close()
+        if not page.is_closed():
+            page.close()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import urllib.request
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import App, record_console_error
+from .conftest import App
 
 pytestmark = pytest.mark.ui
 
@@ -21,21 +21,9 @@ EXPIRY_S = 20  # a gone page's session is dropped 5 s after its websocket closes
 
 
 @pytest.fixture
-def pages(shared_context, app_url, page_errors):
-    """Opens pages (optionally with a URL query) on fresh sessions; all closed after the test."""
-    opened = []
-
-    def _open(query: str = "") -> App:
-        page = shared_context.new_page()
-        opened.append(page)
-        page.on("pageerror", lambda err: page_errors.append(f"pageerror: {err}"))
-        page.on("console", lambda msg: record_console_error(msg, page_errors))
-        return App(page, app_url + query).open()
-
-    yield _open
-    for page in opened:
-        if not page.is_closed():
-            page.close()
+def pages(open_app):
+    """Opens pages on fresh sessions (``open_app``: an optional URL query)."""
+    return open_app
 
 
 def server_stats(app_url: str) -> dict:

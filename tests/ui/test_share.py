@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 from playground.data import generate, write_csv
 from playground.views.colors import class_colors
 
-from .conftest import FIRST_FRAME_TIMEOUT_MS, App, record_console_error
+from .conftest import FIRST_FRAME_TIMEOUT_MS, App, watch_errors
 
 pytestmark = pytest.mark.ui
 
@@ -34,8 +34,7 @@ def open_url(shared_context, app_url, page_errors):
     def _open(query: str = "", ready: str = "() => window.pg && pg.ready()") -> App:
         page = shared_context.new_page()
         pages.append(page)
-        page.on("pageerror", lambda err: page_errors.append(f"pageerror: {err}"))
-        page.on("console", lambda msg: record_console_error(msg, page_errors))
+        watch_errors(page, page_errors)
         page.on("dialog", lambda dialog: page_errors.append(f"dialog: {dialog.message}"))
         app = App(page, app_url + query)
         page.goto(app.url)

@@ -12,7 +12,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import App, record_console_error
+from .conftest import App
 
 pytestmark = pytest.mark.ui
 
@@ -32,20 +32,9 @@ PIXEL_OF = """([figure, source, row, mid]) => {
 
 
 @pytest.fixture
-def open_at(shared_context, app_url, page_errors):
-    """Opens a page on a new app session at ``app_url + query``; closed after the test."""
-    pages = []
-
-    def _open(query: str) -> App:
-        page = shared_context.new_page()
-        pages.append(page)
-        page.on("pageerror", lambda err: page_errors.append(f"pageerror: {err}"))
-        page.on("console", lambda msg: record_console_error(msg, page_errors))
-        return App(page, app_url + query).open()
-
-    yield _open
-    for page in pages:
-        page.close()
+def open_at(open_app):
+    """Opens pages on fresh sessions (``open_app``: an optional URL query)."""
+    return open_app
 
 
 def caption(app: App) -> str:
