@@ -476,8 +476,14 @@ class Playground(pn.viewable.Viewer):
             self._refresh_landscape()  # the contours around where training stopped
 
     def close(self) -> None:
-        """The tab is gone: stop training callbacks."""
-        self.pause()
+        """The tab is gone: stop training callbacks and draw nothing more (its models are
+        being taken apart: a frame trained ahead or still in flight is dropped)."""
+        self._generation += 1  # a frame in flight is stale when it returns
+        self._ahead = None
+        self.playing = False
+        if self._callback is not None:
+            self._callback.stop()
+            self._callback = None
 
     def reset(self) -> None:
         """Stop; new weights, epoch 0, same settings."""
