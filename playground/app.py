@@ -26,7 +26,6 @@ from urllib.parse import urlencode
 
 import numpy as np
 import panel as pn
-from panel.io.callbacks import PeriodicCallback
 import param
 from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketClosedError
@@ -35,6 +34,7 @@ from kernels import BackendUnavailable
 from playground.config import HYPERPARAMETERS, ConfigError, RunConfig
 from playground.data import DataError, REGRESSION
 from playground.lessons import LESSONS
+from playground.pacing import FRAME_INTERVAL_S, FramePacer, Scheduler  # noqa: F401 (FRAME_INTERVAL_S: the UI tests)
 from playground.session import Session, load_data
 from playground.snapshot import MAX_BYTES as MAX_SNAPSHOT_BYTES
 from playground.snapshot import SnapshotError, export_session, import_session
@@ -66,11 +66,7 @@ if (navigator.clipboard) { navigator.clipboard.writeText(snippet); }
 # gradient charts and descent path, so that no frame carries everything.
 SECONDARY_EVERY = 4
 LOSS_CHART_EVERY = 2
-FRAMES_IN_FLIGHT = 2  # frames sent but not yet drawn: the next one travels while the page draws
-FRAME_ACK_TIMEOUT_S = 2.0  # a page that acknowledges nothing this long gets the next frame anyway
 LANDSCAPE_PERIOD_S = 1.0  # redraw the loss contours around the path at most this often
-FRAME_INTERVAL_S = 1 / 30  # at most 30 frames/s; a page that draws slower gets fewer (see _tick)
-TICK_MS = 10  # how often a playing session checks whether its next frame is due
 STATIC = Path(__file__).resolve().parent.parent / "static"
 # Changing these rebuilds the session (new data or network, epoch 0); the others
 # (optimizer, its hyper-parameters, regularization) take effect on the next step.
@@ -134,7 +130,6 @@ class Playground(pn.viewable.Viewer):
             link_problems.append(f"{err}; the default setup is shown instead")
             self.config = default_config()
             self.session = Session(self.config)
-        self._callback = None
         self._rate_window = (time.perf_counter(), 0)
         self.steps_per_second = 0.0
 
@@ -148,9 +143,8 @@ class Playground(pn.viewable.Viewer):
         self._restoring = False  # True while an imported session's settings are applied
         self._session_lock = threading.Lock()  # one advance at a time on this user's session
         self._generation = 0  # bumped by Step/Reset/new session: older frames in flight are dropped
-        self._computing = False
         # The next frame, trained while the page draws the current one: (future of
-        # _compute_locked's result, session, generation, steps, secondary); see _tick.
+        # _compute_locked's result, session, generation, steps, secondary); see _run_frame.
         self._ahead = None
         self.network = NetworkDiagram(self.config)
         self.data_picker = DataPicker(self.config)
@@ -185,14 +179,10 @@ class Playground(pn.viewable.Viewer):
         self.epoch_div = Readout(name="epoch_readout", width=150, height=50, margin=(10, 12), stylesheets=[READOUT_CSS])
         self.loss_div = Readout(name="loss_readout", width=330, height=72, stylesheets=[READOUT_CSS])
         self.status_div = Readout(name="status_readout", width=330, height=22, stylesheets=[READOUT_CSS])
-        # Pacing: the epoch readout numbers each frame sent, and the page echoes the number
-        # once it has painted that frame. A new frame is only sent when the page has drawn
-        # all but FRAMES_IN_FLIGHT-1, so a slow page never builds a backlog.
-        self.epoch_div.param.watch(self._on_frame_drawn, "drawn")
-        self._frames_sent = 0
-        self._frames_drawn = 0
-        self._last_sent_at = 0.0
-        self._last_started_at = 0.0  # perf_counter time the last frame's training began
+        # Pacing (playground.pacing): the epoch readout numbers each frame sent, and the page
+        # echoes the number once it has painted that frame; a slow page gets fewer frames.
+        self._pacer = FramePacer(self._run_frame)
+        self.epoch_div.on_drawn(self._pacer.drawn)
         self.notice = pn.pane.HTML("", css_classes=["notice"], margin=(0, 10), min_height=24,
                                    stylesheets=[".error { color: #b00020; font-weight: bold; }"],
                                    sizing_mode="stretch_width")
@@ -451,19 +441,13 @@ class Playground(pn.viewable.Viewer):
         self.playing = True
         self.play_button.label = "Pause"
         self._rate_window = (time.perf_counter(), self.session.step)
-        if self._callback is None:
-            # background: no busy indicator, whose bookkeeping (param events on Panel's global
-            # state) cost more server time than the tick itself, 100 times a second per session.
-            self._callback = PeriodicCallback(callback=self._tick, period=TICK_MS, background=True)
-            self._callback.start()
+        self._pacer.start(Scheduler(pn.state.curdoc))
 
     def pause(self) -> None:
         was_playing = self.playing
         self.playing = False
         self.play_button.label = "Play"
-        if self._callback is not None:
-            self._callback.stop()
-            self._callback = None
+        self._pacer.stop()
         ahead, self._ahead = self._ahead, None
         if ahead is not None and ahead[1:3] == (self.session, self._generation):
             # Trained ahead while the page drew the last frame: show it, so that what the page
@@ -481,9 +465,7 @@ class Playground(pn.viewable.Viewer):
         self._generation += 1  # a frame in flight is stale when it returns
         self._ahead = None
         self.playing = False
-        if self._callback is not None:
-            self._callback.stop()
-            self._callback = None
+        self._pacer.stop()
 
     def reset(self) -> None:
         """Stop; new weights, epoch 0, same settings."""
@@ -521,43 +503,22 @@ class Playground(pn.viewable.Viewer):
         with self._session_lock:
             return self._compute(session, n_steps, secondary)
 
-    def _on_frame_drawn(self, event) -> None:
-        self._frames_drawn = max(self._frames_drawn, int(event.new))
-        if self.playing and not self._computing and pn.state.curdoc is not None:
-            pn.state.curdoc.add_next_tick_callback(self._tick)  # the next frame, if due, now
-
-    def _page_is_behind(self) -> bool:
-        """True while the page is FRAMES_IN_FLIGHT frames behind (and not for long)."""
-        waiting = self._frames_sent - self._frames_drawn >= FRAMES_IN_FLIGHT
-        return waiting and time.perf_counter() - self._last_sent_at < FRAME_ACK_TIMEOUT_S
-
-    async def _tick(self) -> None:
-        """Every TICK_MS while playing: start the next frame when it is due (FRAME_INTERVAL_S
-        after the last one) and the page has drawn enough of those sent (_page_is_behind).
-        Checking often and sending on demand lets a frame follow the page's acknowledgement
-        at once instead of waiting for a fixed period's next slot."""
-        if not self.playing or self._computing or self._page_is_behind():
-            return
-        if time.perf_counter() - self._last_started_at < FRAME_INTERVAL_S:
-            return
+    async def _run_frame(self) -> None:
+        """Train the next frame (or take the one trained ahead) and send it; the pacer
+        (playground.pacing) calls this while playing, when the page is ready for it."""
         if not _page_connected():
             self.pause()  # the tab is gone: stop now, not when the session expires
             return
         session, generation = self.session, self._generation
-        self._computing = True
-        self._last_started_at = time.perf_counter()
-        number = self._frames_sent + 1
+        number = self._pacer.frames_sent + 1
         secondary, chart = self._frame_kind(number)
         steps = self._steps_per_frame()
         ahead, self._ahead = self._ahead, None
-        try:
-            if ahead is not None and ahead[1:] != (session, generation, steps, secondary):
-                await asyncio.wrap_future(ahead[0])  # computed for other settings: let it end
-                ahead = None
-            future = ahead[0] if ahead else _EXECUTOR.submit(self._compute_locked, session, steps, secondary)
-            frame, extras = await asyncio.wrap_future(future)
-        finally:
-            self._computing = False
+        if ahead is not None and ahead[1:] != (session, generation, steps, secondary):
+            await asyncio.wrap_future(ahead[0])  # computed for other settings: let it end
+            ahead = None
+        future = ahead[0] if ahead else _EXECUTOR.submit(self._compute_locked, session, steps, secondary)
+        frame, extras = await asyncio.wrap_future(future)
         if session is not self.session or generation != self._generation:
             return  # the network changed, or was reset, meanwhile: this frame is stale
         self._show(frame, extras, chart=chart)  # even if paused meanwhile: it is what was trained
@@ -632,8 +593,7 @@ class Playground(pn.viewable.Viewer):
             self._draw(frame, extras, chart)
 
     def _draw(self, frame, extras, chart: bool) -> None:
-        self._frames_sent += 1
-        self._last_sent_at = time.perf_counter()
+        number = self._pacer.sent()
         now = time.perf_counter()
         started, first_step = self._rate_window
         if frame.step < first_step:  # reset, or a new network: a new count
@@ -641,7 +601,7 @@ class Playground(pn.viewable.Viewer):
         elif now - started >= 1.0:
             self.steps_per_second = (frame.step - first_step) / (now - started)
             self._rate_window = (now, frame.step)
-        self.epoch_div.set(frame=self._frames_sent,
+        self.epoch_div.set(frame=number,
                            html=f"<div class='label'>Epoch</div><div class='value'>{frame.epoch:07,.0f}</div>")
         self.loss_div.set(html=self._loss_text(frame))
         self.status_div.set(html=f"<div class='status'>{self.steps_per_second:,.0f} steps/s · backend "

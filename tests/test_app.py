@@ -328,12 +328,12 @@ def test_a_closed_tab_draws_nothing_more(app):
     """A tab closed while a frame was trained ahead: pause would show that frame, close must
     not (the page's models are being taken apart)."""
     from playground.app import _EXECUTOR
-    steps, shown = app._steps_per_frame(), app._frames_sent
+    steps, shown = app._steps_per_frame(), app._pacer.frames_sent
     app.playing = True
     app._ahead = (_EXECUTOR.submit(app._compute_locked, app.session, steps, False),
                   app.session, app._generation, steps, False)
     app._ahead[0].result()
     app.close()
-    assert not app.playing and app._ahead is None and app._frames_sent == shown
+    assert not app.playing and app._ahead is None and app._pacer.frames_sent == shown
     app.pause()  # and a later pause has nothing left to show
-    assert app._frames_sent == shown
+    assert app._pacer.frames_sent == shown

@@ -1,0 +1,111 @@
+"""Frame pacing without a server: a fake clock and a scheduler that runs what is due."""
+import asyncio
+
+import pytest
+
+from playground.pacing import FramePacer
+
+
+class FakeLoop:
+    """A clock and a scheduler in one: ``run_until(t)`` runs the callbacks due by ``t``."""
+
+    def __init__(self):
+        self.now = 0.0
+        self.timers = []  # [due, callback]; cancelled ones are removed
+
+    def clock(self):
+        return self.now
+
+    def later(self, seconds, callback):
+        timer = [self.now + max(0.0, seconds), callback]
+        self.timers.append(timer)
+        return timer
+
+    def cancel(self, timer):
+        if timer in self.timers:
+            self.timers.remove(timer)
+
+    def run_until(self, t):
+        while True:
+            due = sorted((timer for timer in self.timers if timer[0] <= t), key=lambda timer: timer[0])
+            if not due:
+                break
+            timer = due[0]
+            self.timers.remove(timer)
+            self.now = timer[0]
+            asyncio.run(timer[1]())
+        self.now = t
+
+
+@pytest.fixture
+def loop():
+    return FakeLoop()
+
+
+def make_pacer(loop, **kw):
+    starts = []
+
+    async def run_frame():
+        starts.append(loop.now)
+        pacer.sent()
+
+    pacer = FramePacer(run_frame, clock=loop.clock, **kw)
+    pacer.start(loop)
+    return pacer, starts
+
+
+def test_a_page_that_draws_every_frame_gets_the_capped_rate(loop):
+    pacer, starts = make_pacer(loop, interval_s=0.1, in_flight=1)
+    for step in range(1, 11):
+        loop.run_until(step * 0.1 - 0.05)
+        pacer.drawn(pacer.frames_sent)  # drawn 50 ms after it was sent
+    loop.run_until(1.0)
+    assert starts[0] == 0.0
+    assert starts == pytest.approx([0.1 * i for i in range(len(starts))])
+    assert len(starts) == 11 and not any(t[0] < loop.now - 0.1 for t in loop.timers)
+
+
+def test_a_slow_page_gets_no_more_frames_than_it_draws(loop):
+    pacer, starts = make_pacer(loop, interval_s=0.01, in_flight=2, ack_timeout_s=10.0)
+    loop.run_until(1.0)
+    assert len(starts) == 2  # two in flight, none drawn: nothing more
+    pacer.drawn(1)
+    loop.run_until(1.5)
+    assert len(starts) == 3 and starts[2] == pytest.approx(1.0)  # at once on the acknowledgement
+    pacer.drawn(1)  # an old number again changes nothing
+    loop.run_until(2.0)
+    assert len(starts) == 3
+
+
+def test_a_page_that_never_acknowledges_still_advances_after_the_timeout(loop):
+    pacer, starts = make_pacer(loop, interval_s=0.01, in_flight=2, ack_timeout_s=2.0)
+    loop.run_until(5.0)
+    assert starts == pytest.approx([0.0, 0.01, 2.01, 4.01])  # one more frame every timeout
+
+
+def test_stop_cancels_the_next_frame_and_start_begins_at_once(loop):
+    pacer, starts = make_pacer(loop, interval_s=0.5, in_flight=2)
+    loop.run_until(0.1)
+    pacer.stop()
+    loop.run_until(3.0)
+    assert len(starts) == 1 and not loop.timers
+    pacer.start(loop)
+    loop.run_until(3.0)
+    assert starts[-1] == 3.0
+
+
+def test_an_acknowledgement_while_a_frame_is_running_does_not_start_a_second(loop):
+    pacer = None
+    running = []
+
+    async def run_frame():
+        running.append(1)
+        assert len(running) == 1
+        pacer.sent()
+        pacer.drawn(pacer.frames_sent)  # the page answers before run_frame returns
+        running.pop()
+
+    pacer = FramePacer(run_frame, clock=loop.clock, interval_s=0.1, in_flight=2)
+    pacer.start(loop)
+    loop.run_until(0.35)
+    assert pacer.frames_sent == 4 and len(loop.timers) == 1
