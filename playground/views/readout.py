@@ -72,9 +72,18 @@ class Readout(JSComponent):
         Panel's generic path for a parameter change costs about a millisecond of server
         time here (theme lookups, change diffs); this sets the values on the page's models
         directly (Panel keeps them in ``_models``; the JavaScript side reads ``data``) and
-        updates the parameters without triggering that path again.
+        stores them as the parameters' values without any of param's machinery (its
+        instance values dict, param 2.x: ``param.update`` took 0.4 ms a readout, even
+        with events discarded).
         """
-        with param.parameterized.discard_events(self):
-            self.param.update(**values)
+        stored = getattr(getattr(self, "_param__private", None), "values", None)
+        if isinstance(stored, dict) and values.keys() <= stored.keys():
+            values = {name: value for name, value in values.items() if stored[name] != value}
+            if not values:
+                return  # nothing new: nothing sent
+            stored.update(values)
+        else:  # another param version: the public, slower way
+            with param.parameterized.discard_events(self):
+                self.param.update(**values)
         for model, _ in self._models.values():
             model.data.update(**values)
