@@ -28,50 +28,78 @@ EARLY_S = 0.002  # a timer that fires this much before its time counts as on tim
 class Scheduler:
     """Runs a callback soon or after a delay on the event loop, and cancels it.
 
-    With a Bokeh server document (``doc.session_context`` set) the callbacks run as the
-    document's callbacks: holding its lock, with ``pn.state.curdoc`` set (without it,
-    ``pn.io.unlocked`` does not batch a frame's changes into one message). Without one (a
-    notebook, a test) they run on the current asyncio loop.
+    With a Bokeh server document (``doc.session_context`` set) the callback runs as one of
+    the document's callbacks: holding its lock, with ``pn.state.curdoc`` set (without it,
+    ``pn.io.unlocked`` does not batch a frame's changes into one message). The wait itself
+    is a plain asyncio timer: Bokeh's own timeout callbacks cost about as much server time
+    to add and remove as a small frame. Without a document (a notebook, a test) the
+    callback runs on the current asyncio loop.
     """
 
     def __init__(self, doc=None):
         self.doc = doc if doc is not None and doc.session_context is not None else None
 
-    def later(self, seconds: float, callback: Callable[[], Awaitable | None]):
-        """Schedule ``callback`` (a function or coroutine function) in ``seconds``; returns
-        a handle for :meth:`cancel`."""
-        if self.doc is not None:
-            doc = self.doc
+    def later(self, seconds: float, callback: Callable[[], Awaitable | None]) -> "_Scheduled":
+        """Run ``callback`` (a function or coroutine function) in ``seconds``; returns a
+        handle for :meth:`cancel`."""
+        scheduled = _Scheduled()
+        doc = self.doc
 
-            async def with_curdoc():  # Bokeh sets its curdoc only while it calls, not awaits
-                with set_curdoc(doc):
-                    result = callback()
-                    if inspect.isawaitable(result):
-                        await result
+        async def with_curdoc():  # Bokeh sets its curdoc only while it calls, not awaits
+            with set_curdoc(doc):
+                result = callback()
+                if inspect.isawaitable(result):
+                    await result
 
-            if seconds <= 0:
-                return doc.add_next_tick_callback(with_curdoc)
-            return doc.add_timeout_callback(with_curdoc, max(1, round(1000 * seconds)))
-
-        def run():
+        def due():
+            scheduled.timer = None
+            if scheduled.cancelled:
+                return
+            if doc is not None:
+                scheduled.tick = doc.add_next_tick_callback(with_curdoc)
+                return
             result = callback()
             if asyncio.iscoroutine(result):
                 asyncio.ensure_future(result)
 
-        return asyncio.get_event_loop().call_later(max(0.0, seconds), run)
+        if seconds <= 0 and doc is not None:
+            due()
+        else:
+            loop = _event_loop()
+            if loop is not None:  # none: plain Python, where nothing could run it
+                scheduled.timer = loop.call_later(max(0.0, seconds), due)
+        return scheduled
 
-    def cancel(self, handle) -> None:
-        if handle is None:
+    def cancel(self, scheduled: "_Scheduled | None") -> None:
+        if scheduled is None:
             return
-        if self.doc is None:
-            handle.cancel()
-            return
-        remove = (self.doc.remove_next_tick_callback if type(handle).__name__ == "NextTickCallback"
-                  else self.doc.remove_timeout_callback)
+        scheduled.cancelled = True
+        if scheduled.timer is not None:
+            scheduled.timer.cancel()
+        if scheduled.tick is not None and self.doc is not None:
+            try:
+                self.doc.remove_next_tick_callback(scheduled.tick)
+            except ValueError:  # it has run already
+                pass
+
+
+def _event_loop():
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
         try:
-            remove(handle)
-        except ValueError:  # it has run already
-            pass
+            return asyncio.get_event_loop()
+        except RuntimeError:
+            return None
+
+
+class _Scheduled:
+    """What :meth:`Scheduler.later` scheduled: an asyncio timer, then a Bokeh callback."""
+
+    def __init__(self):
+        self.timer = None
+        self.tick = None
+        self.cancelled = False
 
 
 class FramePacer:
