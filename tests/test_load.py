@@ -100,3 +100,13 @@ def test_idle_run_pauses_and_idle_tab_is_ended():
             server.stop()
 
     assert asyncio.run(scenario()) == []
+
+
+def test_two_server_processes_share_the_room_fairly():
+    """--num-procs 2 (each process binds its own socket): both processes serve sessions, every
+    session advances, none is starved, and nothing runs on after the room left."""
+    room = run_load(6, 5, num_procs=2)
+    assert not room.failed and not room.server_errors, (room.failed, room.server_errors)
+    assert room.sessions["processes_seen"] == 2 and room.sessions["during"] == 6, room.sessions
+    assert min(room.frames_per_second) >= max(room.frames_per_second) / 4, room.frames_per_second
+    assert room.sessions["after"] == 0 and room.idle_cpu_percent < 10, (room.sessions, room.idle_cpu_percent)
