@@ -21,11 +21,14 @@ import time
 import weakref
 
 import panel as pn
+from panel.io.resources import LOCAL_DIST
+from tornado.ioloop import IOLoop
 from tornado.web import RequestHandler
 
 from .idle import IDLE_PAUSE_MINUTES, SESSION_TIMEOUT_MINUTES, IdleWatch
 
 UNUSED_SESSION_MS = 5_000  # a closed tab's session is dropped after this long
+FIRST_CONNECT_GRACE_S = 120.0  # a new page's session waits this long for its websocket
 CHECK_UNUSED_MS = 1_000
 # The largest websocket message a page may send: an uploaded session file of the largest size
 # the app accepts (snapshot.MAX_BYTES), base64-encoded, with room to spare. A bigger message
@@ -141,6 +144,31 @@ def send_without_delay(doc) -> None:
             pass
 
 
+def hold_until_connected(doc, grace_s: float = FIRST_CONNECT_GRACE_S) -> None:
+    """Keep a new session until its page connects (or ``grace_s`` passed without it).
+
+    Bokeh drops a session without connections after UNUSED_SESSION_MS, counted from its
+    creation for one that never had any: a page that takes longer to load its scripts (a
+    room opening the page at once) found its session gone, and the server built it again
+    for the page's websocket, twice the work when the server is busiest."""
+    context = doc.session_context
+    held = []
+
+    def hold():  # Bokeh makes the ServerSession once the page's document is built
+        session = getattr(context, "_session", None)
+        if session is not None and hasattr(session, "block_expiration") and not session.destroyed:
+            session.block_expiration()
+            held.append(session)
+
+    def release():
+        while held:
+            held.pop().unblock_expiration()
+
+    IOLoop.current().add_callback(hold)
+    pn.state.onload(release)
+    IOLoop.current().call_later(grace_s, release)
+
+
 def page_factory(idle_pause_minutes: float = IDLE_PAUSE_MINUTES,
                  session_timeout_minutes: float = SESSION_TIMEOUT_MINUTES, reclaimer: MemoryReclaimer | None = None):
     """The function that builds a tab's playground, with the room's idle rules attached."""
@@ -149,9 +177,18 @@ def page_factory(idle_pause_minutes: float = IDLE_PAUSE_MINUTES,
     reclaimer = reclaimer or MemoryReclaimer()
 
     def page():
-        app = create_app()
         doc = pn.state.curdoc
-        if doc is not None and doc.session_context is not None:
+        served = doc is not None and doc.session_context is not None
+        if served:
+            # A session built for a websocket that reached it first (another process, or
+            # the page's first session expired) is never passed through Panel's page
+            # rendering, which tells models where Panel's style sheets are: without this,
+            # they would point at Panel's CDN, unreachable from a room without internet.
+            doc._template_variables.setdefault("dist_url", f"{pn.state.rel_path}/{LOCAL_DIST}"
+                                               if pn.state.rel_path else LOCAL_DIST)
+            hold_until_connected(doc)
+        app = create_app()
+        if served:
             IdleWatch(app, 60 * idle_pause_minutes, 60 * session_timeout_minutes)
             reclaimer.live.add(app)
             pn.state.on_session_destroyed(reclaimer.session_destroyed)

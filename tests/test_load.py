@@ -110,3 +110,53 @@ def test_two_server_processes_share_the_room_fairly():
     assert room.sessions["processes_seen"] == 2 and room.sessions["during"] == 6, room.sessions
     assert min(room.frames_per_second) >= max(room.frames_per_second) / 4, room.frames_per_second
     assert room.sessions["after"] == 0 and room.idle_cpu_percent < 10, (room.sessions, room.idle_cpu_percent)
+
+
+def test_a_page_slow_to_connect_keeps_its_session_and_a_new_session_uses_local_style_sheets():
+    """A page whose scripts take longer to load than the unused-session time still finds its
+    session (no second build); a session that a websocket creates (another process, or an
+    expired one) points its style sheets at this server, not at Panel's CDN (no internet in
+    a room)."""
+    from bokeh.util.token import generate_jwt_token, generate_session_id
+
+    from playground.loadtest import TOKEN
+    from playground.server import CHECK_UNUSED_MS, UNUSED_SESSION_MS
+
+    async def scenario():
+        from tornado.httpclient import AsyncHTTPClient
+        from tornado.websocket import websocket_connect
+
+        http = AsyncHTTPClient(force_instance=True)
+        server = ServerProcess(_free_port())
+        base = f"http://127.0.0.1:{server.port}"
+        try:
+            await server.wait_ready(http)
+            page = await http.fetch(base + "/")
+            assert TOKEN.search(page.body.decode())
+            # past the unused-session time, the page's session is still there
+            past = time.monotonic() + (UNUSED_SESSION_MS + 3 * CHECK_UNUSED_MS) / 1000
+            while time.monotonic() < past:
+                assert (await server.stats(http))["sessions"] == 1
+                await asyncio.sleep(0.25)  # polling the server's count over the whole interval
+
+            token = generate_jwt_token(generate_session_id())  # a session this server never built
+            ws = await websocket_connect(base.replace("http", "ws") + "/ws", subprotocols=["bokeh", token])
+            client = PageClient(base)
+            client._ws = ws
+            assert (await client._receive())[0]["msgtype"] == "ACK"
+            await client._send("PULL-DOC-REQ", {})
+            reply = await client._receive()
+            while reply[0]["msgtype"] != "PULL-DOC-REPLY":
+                reply = await client._receive()
+            document = reply[1]
+            ws.close()
+            assert (await server.stats(http))["sessions"] == 2
+            return document
+        finally:
+            http.close()
+            errors = server.errors()
+            server.stop()
+            assert not errors, errors
+
+    document = asyncio.run(scenario())
+    assert "static/extensions/panel/" in document and "cdn.holoviz.org" not in document

@@ -1,0 +1,155 @@
+"""Measures a room of real browser pages on one server, in headless Chromium.
+
+    python scripts/measure_room.py --pages 12 --seconds 20 [--num-procs 2] [--json]
+
+Serves the app in its own process (``nn-playground serve``, CPU measured apart), opens
+``--pages`` pages in one Chromium (each its own browser context: its own session), presses
+Play on every one, and once all are training, measures for ``--seconds``:
+- updates per second that each page received (epoch readout changes applied by the page),
+  min / median / max (fair sharing: the slowest against the fastest);
+- clicks answered while all train: on each page in turn, Pause -> the button reads "Play",
+  then Play -> it reads "Pause", timed from the click to the label in the page (ms);
+- page errors and console errors, and tracebacks in the server's log;
+- the server's CPU (% of one core) during the window.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from playground.loadtest import ServerProcess, _free_port  # noqa: E402
+
+CHROMIUM = os.environ.get("NN_PLAYGROUND_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-dev-shm-usage"]
+READY_MS = 300_000
+
+PROBE = r"""
+window.room = (() => {
+  const r = {received: 0, label: null, labelAt: 0};
+  const doc = () => (window.Bokeh && Bokeh.documents && Bokeh.documents.length) ? Bokeh.documents[0] : null;
+  const model = (name) => { const d = doc(); return d ? d.get_model_by_name(name) : null; };
+  const button = () => {
+    const d = doc();
+    return d ? Array.from(d.all_models || d._all_models.values())
+      .find(x => x.type && x.type.endsWith('.Button') && ['Play', 'Pause'].includes(x.label)) : null;
+  };
+  r.ready = () => !!(model('epoch_readout') && model('boundary_source') && button());
+  r.listen = () => {
+    model('epoch_readout').properties.html.change.connect(() => { r.received++; });
+    const b = button();
+    r.label = b.label;
+    b.properties.label.change.connect(() => { r.label = b.label; r.labelAt = performance.now(); });
+  };
+  return r;
+})();
+"""
+
+
+def measure(pages: int, seconds: float, num_procs: int) -> dict:
+    from playwright.sync_api import sync_playwright
+    from tornado.httpclient import HTTPClient
+
+    server = ServerProcess(_free_port(), num_procs)
+    url = f"http://127.0.0.1:{server.port}/"
+    errors: list[str] = []
+    try:
+        deadline = time.monotonic() + 120
+        while True:  # the server's /stats answers once it listens (a page request would build a session)
+            try:
+                HTTPClient().fetch(url + "stats", request_timeout=5)
+                break
+            except Exception:
+                if time.monotonic() > deadline or server.process.poll() is not None:
+                    raise SystemExit(f"the server did not start: {server.log_tail()}")
+                time.sleep(0.2)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            tabs = []
+            opened = time.monotonic()
+            for i in range(pages):
+                page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+                page.on("pageerror", lambda err, i=i: errors.append(f"page {i}: {err}"))
+                page.on("console", lambda msg, i=i: msg.type == "error" and errors.append(
+                    f"page {i} console: {msg.text}"))
+                page.on("requestfailed", lambda request, i=i: errors.append(
+                    f"page {i} request failed: {request.url[:120]} ({request.failure})"))
+                page.add_init_script(PROBE)
+                page.goto(url, wait_until="commit")
+                tabs.append(page)
+            for page in tabs:
+                page.wait_for_function("() => window.room && room.ready()", timeout=READY_MS)
+                page.evaluate("room.listen()")
+            loaded_s = time.monotonic() - opened
+
+            def click_and_wait(page, label_before: str, label_after: str) -> float:
+                button = page.get_by_role("button", name=label_before, exact=True)
+                box = button.bounding_box()
+                clicked = page.evaluate("performance.now()")
+                page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+                page.wait_for_function(f"() => room.label === {json.dumps(label_after)}", timeout=30_000)
+                return page.evaluate("room.labelAt") - clicked
+
+            for page in tabs:
+                click_and_wait(page, "Play", "Pause")
+            for page in tabs:  # every page shows training before the window opens
+                start = page.evaluate("room.received")
+                page.wait_for_function("n => room.received > n + 1", arg=start, timeout=60_000)
+
+            cpu0, t0 = server.cpu_seconds(), time.monotonic()
+            counts0 = [page.evaluate("room.received") for page in tabs]
+            time.sleep(seconds)  # the measuring window: the pages train meanwhile
+            counts1 = [page.evaluate("room.received") for page in tabs]
+            window = time.monotonic() - t0
+            cpu = 100 * (server.cpu_seconds() - cpu0) / window
+            rates = [(b - a) / window for a, b in zip(counts0, counts1)]
+
+            pause_ms, play_ms = [], []
+            for page in tabs:  # while the others train
+                pause_ms.append(click_and_wait(page, "Pause", "Play"))
+                play_ms.append(click_and_wait(page, "Play", "Pause"))
+            browser.close()
+    finally:
+        server_errors = server.errors()
+        server.stop()
+    return {"pages": pages, "seconds": seconds, "num_procs": num_procs, "loaded_s": round(loaded_s, 1),
+            "updates_per_s": [round(r, 2) for r in rates], "server_cpu_percent": round(cpu, 1),
+            "pause_ms": [round(x) for x in pause_ms], "play_ms": [round(x) for x in play_ms],
+            "page_errors": errors, "server_errors": server_errors}
+
+
+def summary(values) -> str:
+    return f"min {min(values):.1f}  median {statistics.median(values):.1f}  max {max(values):.1f}"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pages", type=int, default=12)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--num-procs", type=int, default=1)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    if args.pages < 1 or args.seconds <= 0 or args.num_procs < 1:
+        print("measure_room: --pages and --num-procs must be >= 1 and --seconds > 0", file=sys.stderr)
+        return 2
+    r = measure(args.pages, args.seconds, args.num_procs)
+    if args.json:
+        print(json.dumps(r))
+        return 0
+    print(f"{r['pages']} pages on {r['num_procs']} server process(es); all loaded after {r['loaded_s']} s")
+    print(f"updates received per page per second: {summary(r['updates_per_s'])}")
+    print(f"server CPU: {r['server_cpu_percent']:.0f}% of a core")
+    print(f"Pause -> 'Play' (ms): {summary(r['pause_ms'])};  Play -> 'Pause' (ms): {summary(r['play_ms'])}")
+    print(f"page errors: {len(r['page_errors'])}; server log errors: {len(r['server_errors'])}")
+    for line in (r["page_errors"] + r["server_errors"])[:10]:
+        print("  " + line)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
