@@ -28,7 +28,7 @@ from tornado.web import RequestHandler
 from .idle import IDLE_PAUSE_MINUTES, SESSION_TIMEOUT_MINUTES, IdleWatch
 
 UNUSED_SESSION_MS = 5_000  # a closed tab's session is dropped after this long
-FIRST_CONNECT_GRACE_S = 120.0  # a new page's session waits this long for its websocket
+FIRST_CONNECT_GRACE_S = 60.0  # a new page's session waits this long for its websocket
 CHECK_UNUSED_MS = 1_000
 # The largest websocket message a page may send: an uploaded session file of the largest size
 # the app accepts (snapshot.MAX_BYTES), base64-encoded, with room to spare. A bigger message
@@ -170,8 +170,13 @@ def hold_until_connected(doc, grace_s: float = FIRST_CONNECT_GRACE_S) -> None:
 
 
 def page_factory(idle_pause_minutes: float = IDLE_PAUSE_MINUTES,
-                 session_timeout_minutes: float = SESSION_TIMEOUT_MINUTES, reclaimer: MemoryReclaimer | None = None):
-    """The function that builds a tab's playground, with the room's idle rules attached."""
+                 session_timeout_minutes: float = SESSION_TIMEOUT_MINUTES, reclaimer: MemoryReclaimer | None = None,
+                 hold_for_websocket: bool = True):
+    """The function that builds a tab's playground, with the room's idle rules attached.
+
+    ``hold_for_websocket``: keep a new session until its page connects (one server
+    process; with several, the websocket may reach another one, and the held session
+    would only wait there for nothing)."""
     from .app import create_app
 
     reclaimer = reclaimer or MemoryReclaimer()
@@ -186,7 +191,8 @@ def page_factory(idle_pause_minutes: float = IDLE_PAUSE_MINUTES,
             # they would point at Panel's CDN, unreachable from a room without internet.
             doc._template_variables.setdefault("dist_url", f"{pn.state.rel_path}/{LOCAL_DIST}"
                                                if pn.state.rel_path else LOCAL_DIST)
-            hold_until_connected(doc)
+            if hold_for_websocket:
+                hold_until_connected(doc)
         app = create_app()
         if served:
             IdleWatch(app, 60 * idle_pause_minutes, 60 * session_timeout_minutes)
@@ -207,13 +213,15 @@ def serve(port: int = 5006, address: str | None = None, show: bool = False, thre
     from .app import TITLE
     from .race import create_race
 
+    one_process = num_procs == 1
     if num_procs > 1 and hasattr(socket, "SO_REUSEPORT"):
         num_procs = _fork_with_own_sockets(num_procs)
     warm_up()
     origins = [f"localhost:{port}", f"127.0.0.1:{port}"] + ([f"{address}:{port}"] if address else [])
     origins += [o if ":" in o else f"{o}:{port}" for o in allow_websocket_origin]
     reclaimer = MemoryReclaimer()
-    return pn.serve({"/": page_factory(idle_pause_minutes, session_timeout_minutes, reclaimer), "/race": create_race},
+    return pn.serve({"/": page_factory(idle_pause_minutes, session_timeout_minutes, reclaimer,
+                                      hold_for_websocket=one_process), "/race": create_race},
                     port=port, address=address, show=show, title=TITLE,
                     websocket_origin=origins, threaded=threaded, num_procs=num_procs,
                     unused_session_lifetime_milliseconds=UNUSED_SESSION_MS,
