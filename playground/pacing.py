@@ -6,6 +6,11 @@ builds a backlog and gets fewer frames), and no sooner than ``interval_s`` after
 one started (a cap on frames per second). A page that acknowledges nothing for
 ``ack_timeout_s`` gets the next frame anyway.
 
+Two frames in flight keep a fast page busy (the next one travels while it draws); a slow
+page (a room's browsers sharing a laptop's cores: a frame takes it a few hundred ms from
+sending to painting) gets one at a time, so that the answer to a click waits behind one
+frame in the page's queue, not two.
+
 Event driven: the next frame is started by the page's acknowledgement, by the end of the
 interval, or by Play, each through one scheduled callback; no session polls. (Polling every
 10 ms cost a room of 30 sessions a fifth of the server's time, spent finding nothing due.)
@@ -23,6 +28,8 @@ FRAMES_IN_FLIGHT = 2  # frames sent but not yet drawn: the next one travels whil
 FRAME_INTERVAL_S = 1 / 30  # at most 30 frames/s; a page that draws slower gets fewer
 FRAME_ACK_TIMEOUT_S = 2.0  # a page that acknowledges nothing this long gets the next frame anyway
 EARLY_S = 0.002  # a timer that fires this much before its time counts as on time
+SLOW_PAGE_S = 0.2  # a page whose frames take longer than this, sent to painted, gets one at a time...
+FAST_PAGE_S = 0.08  # ...until they take less than this again (in between: as it was)
 
 
 class Scheduler:
@@ -113,7 +120,10 @@ class FramePacer:
                  in_flight: int = FRAMES_IN_FLIGHT, ack_timeout_s: float = FRAME_ACK_TIMEOUT_S,
                  clock: Callable[[], float] = time.perf_counter):
         self.run_frame = run_frame
-        self.interval_s, self.in_flight, self.ack_timeout_s = interval_s, in_flight, ack_timeout_s
+        self.interval_s, self.max_in_flight, self.ack_timeout_s = interval_s, in_flight, ack_timeout_s
+        self.in_flight = in_flight  # now: max_in_flight, or 1 for a slow page
+        self.draw_s: float | None = None  # smoothed seconds from sending a frame to its painting
+        self._sent_at: dict[int, float] = {}  # frame number -> when it was sent, until drawn
         self.clock = clock
         self.scheduler = Scheduler()
         self.frames_sent = 0  # numbered from 1; the page echoes the number it painted
@@ -139,7 +149,7 @@ class FramePacer:
     def sent(self) -> int:
         """A frame is being sent: its number, for the page to echo."""
         self.frames_sent += 1
-        self.last_sent_at = self.clock()
+        self.last_sent_at = self._sent_at[self.frames_sent] = self.clock()
         return self.frames_sent
 
     def drawn(self, number: int) -> None:
@@ -147,6 +157,15 @@ class FramePacer:
         if number <= self.frames_drawn:
             return
         self.frames_drawn = number
+        sent_at = self._sent_at.get(number)
+        self._sent_at = {n: t for n, t in self._sent_at.items() if n > number}
+        if sent_at is not None:
+            took = self.clock() - sent_at
+            self.draw_s = took if self.draw_s is None else 0.7 * self.draw_s + 0.3 * took
+            if self.draw_s > SLOW_PAGE_S:
+                self.in_flight = 1
+            elif self.draw_s < FAST_PAGE_S:
+                self.in_flight = self.max_in_flight
         if self.running and not self._busy:
             self._schedule()
 

@@ -71,8 +71,11 @@ def test_a_slow_page_gets_no_more_frames_than_it_draws(loop):
     assert len(starts) == 2  # two in flight, none drawn: nothing more
     pacer.drawn(1)
     loop.run_until(1.5)
-    assert len(starts) == 3 and starts[2] == pytest.approx(1.0)  # at once on the acknowledgement
-    pacer.drawn(1)  # an old number again changes nothing
+    assert len(starts) == 2  # it took 1 s to paint a frame: now one at a time
+    pacer.drawn(2)
+    loop.run_until(1.6)
+    assert len(starts) == 3 and starts[2] == pytest.approx(1.5)  # at once on the acknowledgement
+    pacer.drawn(2)  # an old number again changes nothing
     loop.run_until(2.0)
     assert len(starts) == 3
 
@@ -109,3 +112,19 @@ def test_an_acknowledgement_while_a_frame_is_running_does_not_start_a_second(loo
     pacer.start(loop)
     loop.run_until(0.35)
     assert pacer.frames_sent == 4 and len(loop.timers) == 1
+
+
+def test_a_slow_page_gets_one_frame_at_a_time_and_a_fast_one_two(loop):
+    pacer, starts = make_pacer(loop, interval_s=0.01, in_flight=2, ack_timeout_s=10.0)
+    t = 0.0
+    for _ in range(20):  # the page paints each frame 0.3 s after it was sent
+        t += 0.3
+        loop.run_until(t)
+        pacer.drawn(pacer.frames_drawn + 1)
+    assert pacer.in_flight == 1
+    assert pacer.frames_sent - pacer.frames_drawn <= 1
+    for _ in range(30):  # it became fast: 20 ms
+        t += 0.02
+        loop.run_until(t)
+        pacer.drawn(pacer.frames_drawn + 1)
+    assert pacer.in_flight == 2
