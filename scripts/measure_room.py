@@ -52,6 +52,7 @@ window.room = (() => {
 
 
 def measure(pages: int, seconds: float, num_procs: int) -> dict:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
     from tornado.httpclient import HTTPClient
 
@@ -110,9 +111,12 @@ def measure(pages: int, seconds: float, num_procs: int) -> dict:
             rates = [(b - a) / window for a, b in zip(counts0, counts1)]
 
             pause_ms, play_ms = [], []
-            for page in tabs:  # while the others train
-                pause_ms.append(click_and_wait(page, "Pause", "Play"))
-                play_ms.append(click_and_wait(page, "Play", "Pause"))
+            for i, page in enumerate(tabs):  # while the others train
+                for before, after, times in (("Pause", "Play", pause_ms), ("Play", "Pause", play_ms)):
+                    try:
+                        times.append(click_and_wait(page, before, after))
+                    except PlaywrightTimeout:
+                        errors.append(f"page {i}: a click on {before} was not answered within 30 s")
             browser.close()
     finally:
         server_errors = server.errors()
@@ -124,6 +128,8 @@ def measure(pages: int, seconds: float, num_procs: int) -> dict:
 
 
 def summary(values) -> str:
+    if not values:
+        return "none"
     return f"min {min(values):.1f}  median {statistics.median(values):.1f}  max {max(values):.1f}"
 
 
