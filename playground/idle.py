@@ -44,11 +44,19 @@ class IdleWatch:
         self._callback = PeriodicCallback(callback=self.check, period=int(1000 * period_s), background=True)
         # Started once the page has loaded: before that, Panel re-schedules a start on every
         # turn of the event loop (a busy loop while a page loads, forever if it never does).
+        self._doc = pn.state.curdoc
         pn.state.onload(self._start)
+        if self._doc is not None and self._doc.session_context is not None:
+            pn.state.on_session_destroyed(lambda context: self.stop())
 
     def _start(self) -> None:
+        from panel.io.state import set_curdoc
+
         if self._callback is not None and not self.ended:
-            self._callback.start()
+            # Within the session's document: Panel then runs it as the session's callback
+            # (without one, as a task of its own that outlived the session, and its playground).
+            with set_curdoc(self._doc):
+                self._callback.start()
 
     def touch(self, *events) -> None:
         """A user action: the idle clock starts again."""
@@ -59,9 +67,13 @@ class IdleWatch:
 
     def check(self) -> None:
         """Periodically: pause a run nobody watches over, end a tab nobody uses."""
+        from panel.io.state import set_curdoc
+
         from .app import _page_connected
 
-        if not _page_connected():
+        with set_curdoc(self._doc):
+            connected = _page_connected()
+        if not connected:
             self.stop()  # the tab is gone; the server drops the session shortly
             return
         idle = self.idle_seconds()
