@@ -67,6 +67,8 @@ if (navigator.clipboard) { navigator.clipboard.writeText(snippet); }
 # gradient charts and descent path, so that no frame carries everything.
 SECONDARY_EVERY = 4
 LOSS_CHART_EVERY = 2
+DISCONNECTED = ("The connection to the server was lost (the server stopped, or the network dropped): "
+                "reload the page to start again.")
 LANDSCAPE_PERIOD_S = 1.0  # redraw the loss contours around the path at most this often
 STATIC = Path(__file__).resolve().parent.parent / "static"
 # Changing these rebuilds the session (new data or network, epoch 0); the others
@@ -672,7 +674,7 @@ def _css() -> str:
 
 def create_app() -> pn.viewable.Viewable:
     """A new, independent playground for one browser session."""
-    pn.extension(raw_css=[_css()])
+    pn.extension(raw_css=[_css()], notifications=True, disconnect_notification=DISCONNECTED)
     lazy_refs.install()  # Bokeh's messages without a walk over every model (see the module)
     arguments = pn.state.session_args or {}
     query = {k: v[-1].decode("utf-8", "replace") for k, v in arguments.items() if v}

@@ -165,8 +165,9 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(10)
-        self.log.close()
-        os.unlink(self.log.name)
+        if not self.log.closed:  # once: stop() may be called again
+            self.log.close()
+            os.unlink(self.log.name)
 
 
 # ---------------------------------------------------------------------------- a page

@@ -113,3 +113,33 @@ def test_bad_links_and_bad_values_get_a_message_and_others_keep_training(pages, 
     # None of it reached the page that was training all along.
     advances(trainer)
     expect(trainer.page.locator(".notice")).not_to_contain_text("problems")
+
+
+def test_a_page_whose_server_goes_away_says_so(browser, browser_context_args):
+    """A dropped connection (the server stopped, the wifi went): the page says, in words,
+    that it lost the server and how to start again, instead of freezing silently."""
+    from playground.loadtest import ServerProcess, _free_port
+
+    server = ServerProcess(_free_port())
+    context = browser.new_context(**browser_context_args)
+    try:
+        url = f"http://127.0.0.1:{server.port}/"
+        deadline = time.monotonic() + 120
+        while True:  # the server's /stats answers once it listens
+            try:
+                server_stats(url)
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.process.poll() is None, server.log_tail()
+                time.sleep(0.2)  # polling the port, not waiting on the UI
+        page = context.new_page()
+        page.goto(url)
+        page.get_by_role("button", name="Play", exact=True).click(timeout=60_000)
+        expect(page.get_by_role("button", name="Pause", exact=True)).to_be_visible()
+        server.stop()
+        notice = page.get_by_text("The connection to the server was lost").first
+        expect(notice).to_be_visible(timeout=30_000)
+        assert "reload the page" in notice.inner_text()
+    finally:
+        context.close()
+        server.stop()
