@@ -99,15 +99,28 @@ class MemoryReclaimer:
     time; and glibc keeps freed heap pages unless asked (``malloc_trim``). After a session
     ends, this runs both, ``delay_s`` later and at most once every ``min_interval_s`` (a
     full collection pauses the event loop for a few hundred milliseconds: a room leaving
-    at once pays it once)."""
+    at once pays it once). A playground still referenced when the collection ran (a frame
+    in flight as its tab closed) is caught by one more, up to ``retries`` times."""
 
-    def __init__(self, delay_s: float = 2.0, min_interval_s: float = 10.0):
-        self.delay_s, self.min_interval_s = delay_s, min_interval_s
+    def __init__(self, delay_s: float = 2.0, min_interval_s: float = 10.0, retries: int = 3):
+        self.delay_s, self.min_interval_s, self.retries = delay_s, min_interval_s, retries
         self.live = weakref.WeakSet()  # the playgrounds not yet freed (GET /stats counts them)
+        self.open_sessions = 0  # tracked sessions not yet ended
         self.pending = False
         self._last = -math.inf
+        self._retried = 0
+
+    def track(self, app) -> None:
+        """A new session's playground, to be freed after its session ends."""
+        self.live.add(app)
+        self.open_sessions += 1
 
     def session_destroyed(self, session_context) -> None:
+        self.open_sessions = max(0, self.open_sessions - 1)
+        self._retried = 0
+        self._schedule()
+
+    def _schedule(self) -> None:
         if self.pending:
             return  # the collection already planned frees this session's objects too
         from tornado.ioloop import IOLoop
@@ -126,6 +139,9 @@ class MemoryReclaimer:
             except (OSError, AttributeError):
                 pass
         self.pending = False
+        if len(self.live) > self.open_sessions and self._retried < self.retries:
+            self._retried += 1  # ended sessions' playgrounds left: one more, later
+            self._schedule()
 
 
 def send_without_delay(doc) -> None:
@@ -196,7 +212,7 @@ def page_factory(idle_pause_minutes: float = IDLE_PAUSE_MINUTES,
         app = create_app()
         if served:
             IdleWatch(app, 60 * idle_pause_minutes, 60 * session_timeout_minutes)
-            reclaimer.live.add(app)
+            reclaimer.track(app)
             pn.state.on_session_destroyed(reclaimer.session_destroyed)
             pn.state.onload(lambda: send_without_delay(doc))
         return app
