@@ -521,7 +521,14 @@ class Playground(pn.viewable.Viewer):
             await asyncio.wrap_future(ahead[0])  # computed for other settings: let it end
             ahead = None
         future = ahead[0] if ahead else _EXECUTOR.submit(self._compute_locked, session, steps, secondary)
-        frame, extras = await asyncio.wrap_future(future)
+        try:
+            frame, extras = await asyncio.wrap_future(future)
+        except Exception:  # noqa: BLE001 - a failure stops this session's training, and no other
+            logging.getLogger(__name__).exception("training a frame failed")
+            self.pause()
+            self.notice.object = ("<span class='error'>Training stopped: something went wrong in this "
+                                  "step (it is in the server's log). Press Reset to start again.</span>")
+            return
         if session is not self.session or generation != self._generation:
             return  # the network changed, or was reset, meanwhile: this frame is stale
         self._show(frame, extras, chart=chart)  # even if paused meanwhile: it is what was trained

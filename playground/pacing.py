@@ -209,6 +209,6 @@ class FramePacer:
         self.last_started_at = self.clock()
         try:
             await self.run_frame()
-        finally:
+        finally:  # even after an error: a later frame may go through (the app stops if not)
             self._busy = False
-        self._schedule()
+            self._schedule()

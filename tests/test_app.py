@@ -337,3 +337,23 @@ def test_a_closed_tab_draws_nothing_more(app):
     assert not app.playing and app._ahead is None and app._pacer.frames_sent == shown
     app.pause()  # and a later pause has nothing left to show
     assert app._pacer.frames_sent == shown
+
+
+def test_a_failing_frame_stops_only_its_own_session(monkeypatch, caplog):
+    import asyncio
+
+    broken, healthy = Playground(), Playground()
+
+    def fail(*args, **kwargs):
+        raise FloatingPointError("a kernel failed")
+
+    monkeypatch.setattr(broken.session, "advance", fail)
+    for pg in (broken, healthy):
+        pg.playing = True
+    with caplog.at_level(logging.ERROR, logger="playground.app"):
+        asyncio.run(broken._run_frame())
+        asyncio.run(healthy._run_frame())
+    assert not broken.playing and "Training stopped" in broken.notice.object
+    assert broken.play_button.label == "Play"
+    assert "a kernel failed" in caplog.text  # in the log for whoever runs the server
+    assert healthy.playing and healthy.session.step > 0 and healthy.notice.object == ""
