@@ -150,6 +150,8 @@ class FramePacer:
         """A frame is being sent: its number, for the page to echo."""
         self.frames_sent += 1
         self.last_sent_at = self._sent_at[self.frames_sent] = self.clock()
+        if len(self._sent_at) > 64:  # a page that acknowledges nothing: keep the latest only
+            del self._sent_at[next(iter(self._sent_at))]
         return self.frames_sent
 
     def drawn(self, number: int) -> None:
