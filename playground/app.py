@@ -35,7 +35,7 @@ from playground.config import HYPERPARAMETERS, ConfigError, RunConfig
 from playground.data import DataError, REGRESSION
 from playground import lazy_refs
 from playground.lessons import LESSONS
-from playground.pacing import FRAME_INTERVAL_S, FramePacer, Scheduler  # noqa: F401 (FRAME_INTERVAL_S: the UI tests)
+from playground.pacing import FramePacer, Scheduler
 from playground.session import Session, load_data
 from playground.snapshot import MAX_BYTES as MAX_SNAPSHOT_BYTES
 from playground.snapshot import SnapshotError, export_session, import_session
@@ -663,9 +663,11 @@ if not any(isinstance(f, _ClosedPageWrites) for f in logging.getLogger("asyncio"
     logging.getLogger("asyncio").addFilter(_ClosedPageWrites())
 
 
-def _page_connected() -> bool:
-    """False once the browser tab of the current session has no open websocket."""
-    context = pn.state.curdoc.session_context if pn.state.curdoc is not None else None
+def _page_connected(doc=None) -> bool:
+    """False once the browser tab of ``doc``'s session (the current one by default) has no
+    open websocket."""
+    doc = doc if doc is not None else pn.state.curdoc
+    context = doc.session_context if doc is not None else None
     session = getattr(context, "_session", None)  # bokeh's ServerSession; absent outside a server
     return session is None or session.connection_count > 0
 

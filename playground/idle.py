@@ -67,13 +67,9 @@ class IdleWatch:
 
     def check(self) -> None:
         """Periodically: pause a run nobody watches over, end a tab nobody uses."""
-        from panel.io.state import set_curdoc
-
         from .app import _page_connected
 
-        with set_curdoc(self._doc):
-            connected = _page_connected()
-        if not connected:
+        if not _page_connected(self._doc):
             self.stop()  # the tab is gone; the server drops the session shortly
             return
         idle = self.idle_seconds()

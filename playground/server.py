@@ -123,8 +123,6 @@ class MemoryReclaimer:
     def _schedule(self) -> None:
         if self.pending:
             return  # the collection already planned frees this session's objects too
-        from tornado.ioloop import IOLoop
-
         self.pending = True
         wait = max(self.delay_s, self._last + self.min_interval_s - time.monotonic())
         IOLoop.current().call_later(wait, self.reclaim)

@@ -22,7 +22,7 @@ from playwright.sync_api import expect
 from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketClosedError
 
-from playground.app import FRAME_INTERVAL_S
+from playground.pacing import FRAME_INTERVAL_S
 
 CHROMIUM = os.environ.get("NN_PLAYGROUND_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-dev-shm-usage"]
