@@ -41,6 +41,7 @@ from playground.snapshot import MAX_BYTES as MAX_SNAPSHOT_BYTES
 from playground.snapshot import SnapshotError, export_session, import_session
 from playground.views.boundary import BoundaryView
 from playground.views.data_picker import DataPicker
+from playground.views.frame_channel import FrameChannel
 from playground.views.gradient_chart import GradientNormChart
 from playground.views.landscape_view import LandscapeView
 from playground.views.layer_stats import LayerStats
@@ -182,10 +183,15 @@ class Playground(pn.viewable.Viewer):
         self.epoch_div = Readout(name="epoch_readout", width=150, height=50, margin=(10, 12), stylesheets=[READOUT_CSS])
         self.loss_div = Readout(name="loss_readout", width=330, height=72, stylesheets=[READOUT_CSS])
         self.status_div = Readout(name="status_readout", width=330, height=22, stylesheets=[READOUT_CSS])
-        # Pacing (playground.pacing): the epoch readout numbers each frame sent, and the page
-        # echoes the number once it has painted that frame; a slow page gets fewer frames.
+        # A frame's changes to every picture reach the page as one change of the channel
+        # (views/frame_channel.py). Pacing (playground.pacing): the channel numbers each frame
+        # sent, the page echoes the number once it has painted it; a slow page gets fewer.
+        self.channel = FrameChannel(name="frame_channel")
+        for view in (self.boundary, self.loss_chart, self.gradient_chart, self.landscape, self.layer_stats,
+                     self.network, self.epoch_div, self.loss_div, self.status_div):
+            view.writer = self.channel
         self._pacer = FramePacer(self._run_frame)
-        self.epoch_div.on_drawn(self._pacer.drawn)
+        self.channel.on_drawn(self._pacer.drawn)
         self.notice = pn.pane.HTML("", css_classes=["notice"], margin=(0, 10), min_height=24,
                                    stylesheets=[".error { color: #b00020; font-weight: bold; }"],
                                    sizing_mode="stretch_width")
@@ -273,7 +279,7 @@ class Playground(pn.viewable.Viewer):
             pn.pane.HTML("<h3>Output</h3>", margin=(0, 5)), self.loss_div,
             self.loss_chart, self.boundary, self.status_div,
             width=350, css_classes=["pg-column"])
-        return pn.Column(header, self.notice, pn.Row(data_column, network_column, output_column),
+        return pn.Column(header, self.notice, pn.Row(data_column, network_column, output_column), self.channel,
                          sizing_mode="stretch_width")
 
     def _embedded_layout(self):
@@ -285,7 +291,7 @@ class Playground(pn.viewable.Viewer):
         }
         controls = pn.Row(self.reset_button, self.play_button, self.step_button,
                           self.epoch_div, pn.Column(self.shortcuts, self.appearance.page_theme, margin=(30, 0, 0, 0)))
-        return pn.Column(controls, self.notice, pn.FlexBox(*[pictures[p] for p in self.panels]),
+        return pn.Column(controls, self.notice, pn.FlexBox(*[pictures[p] for p in self.panels]), self.channel,
                          css_classes=["pg-embed"])
 
     def __panel__(self):
@@ -599,11 +605,13 @@ class Playground(pn.viewable.Viewer):
         point) go in the same ``unlocked`` block: Bokeh's own messages are written later
         than these and could arrive after them.
         """
-        with pn.io.unlocked():
+        number = self._pacer.sent()
+        with pn.io.unlocked(), self.channel.batch(number):
+            if os.environ.get("PG_EMPTY"):
+                return
             self._draw(frame, extras, chart)
 
     def _draw(self, frame, extras, chart: bool) -> None:
-        number = self._pacer.sent()
         now = time.perf_counter()
         started, first_step = self._rate_window
         if frame.step < first_step:  # reset, or a new network: a new count
@@ -611,12 +619,11 @@ class Playground(pn.viewable.Viewer):
         elif now - started >= 1.0:
             self.steps_per_second = (frame.step - first_step) / (now - started)
             self._rate_window = (now, frame.step)
-        self.epoch_div.set(frame=number,
-                           html=f"<div class='label'>Epoch</div><div class='value'>{frame.epoch:07,.0f}</div>")
-        self.loss_div.set(html=self._loss_text(frame))
-        self.status_div.set(html=f"<div class='status'>{self.steps_per_second:,.0f} steps/s · backend "
-                                f"<b>{self.session.backend.name}</b> · "
-                                f"{'-'.join(map(str, self.session.spec.layer_sizes))} {self.session.loss}</div>")
+        self.epoch_div.set(f"<div class='label'>Epoch</div><div class='value'>{frame.epoch:07,.0f}</div>")
+        self.loss_div.set(self._loss_text(frame))
+        self.status_div.set(f"<div class='status'>{self.steps_per_second:,.0f} steps/s · backend "
+                            f"<b>{self.session.backend.name}</b> · "
+                            f"{'-'.join(map(str, self.session.spec.layer_sizes))} {self.session.loss}</div>")
         self.boundary.show(frame)
         self.loss_chart.show(frame, draw=chart)
         if extras is not None:

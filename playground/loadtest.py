@@ -5,7 +5,7 @@ memory are measured apart from the clients'). N lightweight clients in this proc
 behave like a browser tab, speaking Bokeh's websocket protocol directly (no browser, no
 document model): load the page (an HTTP GET creates the session), pull the document, press
 Play (the Play button's click event), and acknowledge every frame the way the page does,
-by echoing the epoch readout's ``frame`` into its ``drawn`` (the server sends a page no more
+by echoing the frame channel's frame number into its ``drawn`` (the server sends a page no more
 frames than it has drawn). Reported: frames per second of each session over T seconds,
 the server's CPU milliseconds per frame, and its memory before the room came, while it
 trains, and after every client left and its session expired (``GET /stats`` counts them).
@@ -26,7 +26,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 
-READOUT = "epoch_readout"  # the data model whose `frame` the server numbers and `drawn` the page echoes
+CHANNEL = "frame_channel"  # the data model whose `changes` carry each numbered frame, and `drawn` the page echoes
 TOKEN = re.compile(r'"token"\s*:\s*"([^"]+)"')
 SERVER_START_S = 120.0  # a cold Numba cache compiles for a while
 ROOM_READY_S = 300.0  # every page loaded and its first frame shown, or the bench says which did not
@@ -190,7 +190,7 @@ class PageClient:
         self.error: str | None = None
         self.closed = False
         self._ws = None
-        self._readout_id = None
+        self._channel_id = None
         self._play_id = None
 
     async def _send(self, msgtype: str, content: dict) -> None:
@@ -254,9 +254,9 @@ class PageClient:
             if isinstance(node, dict):
                 if node.get("type") == "object":
                     attributes = node.get("attributes", {})
-                    if attributes.get("name") == READOUT:  # the component, or its data model
+                    if attributes.get("name") == CHANNEL:  # the component, or its data model
                         data = attributes.get("data")
-                        self._readout_id = data["id"] if isinstance(data, dict) and "id" in data else node["id"]
+                        self._channel_id = data["id"] if isinstance(data, dict) and "id" in data else node["id"]
                     if attributes.get("label") == "Play" and node.get("name", "").endswith("Button"):
                         self._play_id = node["id"]
                 for value in node.values():
@@ -266,8 +266,8 @@ class PageClient:
                     walk(value)
 
         walk(doc)
-        if self._readout_id is None or self._play_id is None:
-            raise LoadError("the page has no epoch readout or no Play button")
+        if self._channel_id is None or self._play_id is None:
+            raise LoadError("the page has no frame channel or no Play button")
 
     async def play(self) -> None:
         """Click Play, as the browser reports a button click."""
@@ -275,7 +275,7 @@ class PageClient:
 
     async def run(self) -> None:
         """Receive frames and acknowledge each at once, until the socket closes."""
-        marker, play = f'"{self._readout_id}"', f'"{self._play_id}"'
+        marker, play = f'"{self._channel_id}"', f'"{self._play_id}"'
         while True:
             message = await self._receive()
             if message is None:
@@ -289,8 +289,8 @@ class PageClient:
                 if event.get("kind") != "ModelChanged":
                     continue
                 model, attr = event.get("model", {}).get("id"), event.get("attr")
-                if model == self._readout_id and attr == "frame":
-                    frame = event["new"]
+                if model == self._channel_id and attr == "changes":
+                    frame = _frame_number(event["new"])
                 elif model == self._play_id and attr == "label":
                     self.play_label = event["new"]
             if frame is None:
@@ -298,7 +298,7 @@ class PageClient:
             self.frames += 1
             if self.first_frame_at is None:
                 self.first_frame_at = time.monotonic()
-            await self._send("PATCH-DOC", {"events": [{"kind": "ModelChanged", "model": {"id": self._readout_id},
+            await self._send("PATCH-DOC", {"events": [{"kind": "ModelChanged", "model": {"id": self._channel_id},
                                                        "attr": "drawn", "new": frame}]})
 
     async def session(self, http) -> None:
@@ -459,3 +459,9 @@ def report(result: LoadResult) -> str:
     lines += [f"failed: {line}" for line in result.failed]
     lines += [f"server log: {line}" for line in result.server_errors[:10]]
     return "\n".join(lines)
+
+
+def _frame_number(changes) -> int | None:
+    """The frame number in a channel's ``changes`` as Bokeh sends it (a map: entries)."""
+    entries = changes.get("entries", ()) if isinstance(changes, dict) else ()
+    return next((value for key, value in entries if key == "frame"), None)

@@ -56,3 +56,67 @@ def test_messages_are_the_same_with_lazy_references(name):
         lazy_refs.uninstall()
     assert got == expected
     assert ('"id"' in expected[0]) and len(expected[0]) > 40
+
+
+def synced_document():
+    doc = Document()
+    source = ColumnDataSource(dict(x=[1.0, 2.0], y=[3.0, 4.0]))
+    plot = figure(width=200, height=200, x_range=Range1d(0, 1))
+    plot.line("x", "y", source=source)
+    doc.add_root(plot)
+    doc.models.flush_synced()
+    return doc, plot, source
+
+
+def test_the_synced_models_view_holds_what_bokehs_set_holds():
+    doc, plot, source = synced_document()
+    doc.add_root(Div(text="new"))  # not synced yet: a new model
+    outside = Range1d(5, 6)
+    lazy_refs.uninstall()
+    expected = set(doc.models.synced_references)
+    try:
+        assert lazy_refs.install()
+        view = doc.models.synced_references
+        assert isinstance(view, lazy_refs.SyncedModels)
+        assert set(view) == expected and len(view) == len(expected)
+        assert all(model in view for model in expected)
+        assert not any(model in view for model in doc.models if model not in expected)  # the new Div
+        assert outside not in view and "not a model" not in view
+    finally:
+        lazy_refs.uninstall()
+    assert len(expected) > 10
+
+
+def page_patch(doc, plot, source):
+    """What a page sends: a changed range end, a changed column, and a range of its own making."""
+    return {"events": [
+        {"kind": "ModelChanged", "model": {"id": plot.x_range.id}, "attr": "end", "new": 7.5},
+        {"kind": "ModelChanged", "model": {"id": source.id}, "attr": "data",
+         "new": {"type": "map", "entries": [["x", [9.0]], ["y", [8.0]]]}},
+        {"kind": "ModelChanged", "model": {"id": plot.id}, "attr": "y_range",
+         "new": {"type": "object", "name": "Range1d", "id": "page-made-range",
+                 "attributes": {"start": -2.0, "end": 2.0}}},
+    ]}
+
+
+def applied(doc, plot, source):
+    doc.apply_json_patch(page_patch(doc, plot, source), setter="the page")
+    return (plot.x_range.end, dict(source.data), plot.y_range.id, plot.y_range.start, plot.y_range.end,
+            sorted(model.id for model in doc.models), doc.models.get_by_id("page-made-range") is plot.y_range,
+            sorted(model.id for model in doc.models._new_models))
+
+
+def test_patches_from_the_page_apply_the_same():
+    lazy_refs.uninstall()
+    before = synced_document()
+    expected = applied(*before)
+    after = synced_document()
+    try:
+        assert lazy_refs.install()
+        got = applied(*after)
+    finally:
+        lazy_refs.uninstall()
+    stable = lambda result: result[:5] + (len(result[5]), result[6], len(result[7]))  # ids differ per document
+    assert stable(got) == stable(expected)
+    assert expected[0] == 7.5 and expected[1] == {"x": [9.0], "y": [8.0]} and expected[3:5] == (-2.0, 2.0)
+    assert expected[6]  # the page's new range is in the document

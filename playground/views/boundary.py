@@ -9,6 +9,7 @@ from bokeh.models import ColumnDataSource, LinearColorMapper
 
 from ..session import Frame, Session
 from .charts import live_figure
+from .frame_channel import DIRECT
 from .colors import DEFAULT_PALETTE, LEVELS, class_palette, diverging_palette, point_colors, to_levels
 
 BACKGROUND = diverging_palette(lightness=0.45)  # the heatmap, lighter than the points
@@ -37,6 +38,8 @@ class BoundaryView(pn.viewable.Viewer):
     Train points are filled with a white outline; test points have a dark outline.
     ``discretize`` shows only the predicted class (or the sign for regression).
     """
+
+    writer = DIRECT  # how a frame's changes reach the page (the playground sets its FrameChannel)
 
     show_test = param.Boolean(default=False, doc="Show test data")
     discretize = param.Boolean(default=False, doc="Discretize output")
@@ -175,8 +178,8 @@ class BoundaryView(pn.viewable.Viewer):
         self._last_boundary = boundary
         x0, x1, y0, y1 = self._session.extent if self._session else (-6, 6, -6, 6)
         # One patch of the single image row: the figure and the other columns stay put.
-        self.image_source.data.update(image=[self.image_levels(boundary)], x=[x0], y=[y0],
-                                      dw=[x1 - x0], dh=[y1 - y0])
+        self.writer.data(self.image_source, image=[self.image_levels(boundary)], x=[x0], y=[y0],
+                         dw=[x1 - x0], dh=[y1 - y0])
 
     def show(self, frame: Frame) -> None:
         if frame.boundary is not None:

@@ -25,6 +25,8 @@ import html
 from bokeh.models import ColumnDataSource
 from bokeh.plotting import figure
 
+from .frame_channel import DIRECT
+
 
 BOKEH_SPEEDUPS_JS = """
 (() => {
@@ -89,10 +91,12 @@ class GrowingSource:
         self.source.data = columns if columns is not None else {k: [] for k in self.source.data}
         self._replaced = True
 
-    def append(self, rows: dict) -> None:
-        """Add ``rows`` (name -> list, all the same length) at the end."""
+    def append(self, rows: dict, writer=DIRECT) -> None:
+        """Add ``rows`` (name -> list, all the same length) at the end, through ``writer``
+        (see frame_channel)."""
         if self._replaced:
-            self.source.data = {k: (list(v) + list(rows[k]))[-self.rollover:] for k, v in self.source.data.items()}
+            writer.data(self.source, **{k: (list(v) + list(rows[k]))[-self.rollover:]
+                                        for k, v in self.source.data.items()})
             self._replaced = False
         else:
-            self.source.stream(rows, rollover=self.rollover)
+            writer.stream(self.source, rows, rollover=self.rollover)

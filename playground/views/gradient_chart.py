@@ -10,6 +10,7 @@ from bokeh.palettes import Viridis256
 from ..config import MAX_HIDDEN_LAYERS
 from ..session import Frame, Session
 from .charts import GrowingSource, legend_html, live_figure
+from .frame_channel import DIRECT
 
 MAX_LAYERS = MAX_HIDDEN_LAYERS + 1  # weight layers: every hidden layer and the output
 MAX_POINTS = 2000
@@ -17,6 +18,8 @@ MAX_POINTS = 2000
 
 class GradientNormChart(pn.viewable.Viewer):
     """One line per weight layer, first hidden layer in dark purple, output in yellow."""
+
+    writer = DIRECT  # how a frame's changes reach the page (the playground sets its FrameChannel)
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -59,10 +62,10 @@ class GradientNormChart(pn.viewable.Viewer):
             return
         row = {"epoch": [frame.epoch]} | {f"layer{l}": [norms[l] if l < len(norms) else float("nan")]
                                           for l in range(MAX_LAYERS)}
-        self.rows.append(row)
+        self.rows.append(row, self.writer)
         positive = [v for v in norms if v > 0]
         if positive:
             self._low, self._high = min(self._low, *positive), max(self._high, *positive)
-            self.figure.y_range.update(start=self._low / 2, end=self._high * 2)
+            self.writer.set(self.figure.y_range, start=self._low / 2, end=self._high * 2)
         epochs = self.source.data["epoch"]
-        self.figure.x_range.update(start=epochs[0], end=max(epochs[-1], 1.0))
+        self.writer.set(self.figure.x_range, start=float(epochs[0]), end=float(max(epochs[-1], 1.0)))

@@ -10,6 +10,7 @@ from bokeh.plotting import figure
 from bokeh.plotting.contour import contour_data
 
 from ..landscape import Landscape
+from .frame_channel import DIRECT
 
 MAX_TRAJECTORY = 400  # recorded parameter vectors; older ones are thinned out
 LEVELS = 12
@@ -17,6 +18,8 @@ LEVELS = 12
 
 class LandscapeView(pn.viewable.Viewer):
     """Contours recomputed now and then (in a worker); the path grows every frame."""
+
+    writer = DIRECT  # how a frame's changes reach the page (the playground sets its FrameChannel)
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -57,8 +60,8 @@ class LandscapeView(pn.viewable.Viewer):
         if self._plane is not None:  # grow the path on the plane already drawn
             center, directions = self._plane
             x, y = (params - center) @ directions.T
-            self.path.stream(dict(x=[x], y=[y]))
-            self.head.data = dict(x=[x], y=[y])
+            self.writer.stream(self.path, dict(x=[float(x)], y=[float(y)]))
+            self.writer.data(self.head, x=[float(x)], y=[float(y)])
 
     def show(self, result: Landscape) -> None:
         """Draw new contours and the whole path projected on their plane."""

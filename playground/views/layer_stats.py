@@ -9,6 +9,7 @@ from bokeh.models import ColumnDataSource, Div
 from bokeh.plotting import figure
 
 from ..session import Frame, Session
+from .frame_channel import DIRECT
 
 BINS = 24
 
@@ -27,6 +28,8 @@ def histogram(values: np.ndarray) -> dict:
 
 class LayerStats(pn.viewable.Viewer):
     """Weights (linear) and gradients (log10 of |dL/dw|) of the chosen layer."""
+
+    writer = DIRECT  # how a frame's changes reach the page (the playground sets its FrameChannel)
 
     layer = param.Selector(default="layer 1", objects=["layer 1"], doc="Layer")
 
@@ -72,14 +75,16 @@ class LayerStats(pn.viewable.Viewer):
         names = self.param.layer.objects
         index = names.index(self.layer) if self.layer in names else 0
         layout = self._session.spec.layout()
-        self.weights.data = histogram(layout.weights(frame.params, index).ravel())
+        self.writer.data(self.weights, **histogram(layout.weights(frame.params, index).ravel()))
         if frame.gradient is not None:
             magnitude = np.abs(layout.weights(frame.gradient, index).ravel())
-            self.gradients.data = histogram(np.log10(magnitude[magnitude > 0]))
+            self.writer.data(self.gradients, **histogram(np.log10(magnitude[magnitude > 0])))
         if fractions is not None and index < len(fractions[0]):
             saturated, dead = fractions[0][index], fractions[1][index]
             activation = self._session.spec.activations[index]
-            self.units.text = (f"<small>{activation}: saturated {saturated:.0%} of outputs · "
-                               f"dead {dead:.0%} of units</small>")
+            text = (f"<small>{activation}: saturated {saturated:.0%} of outputs · "
+                    f"dead {dead:.0%} of units</small>")
         else:
-            self.units.text = "<small>output layer</small>"
+            text = "<small>output layer</small>"
+        if text != self.units.text:
+            self.writer.set(self.units, text=text)

@@ -9,6 +9,7 @@ from bokeh.models import ColumnDataSource, BasicTickFormatter, Range1d
 
 from ..session import Frame
 from .charts import GrowingSource, legend_html, live_figure
+from .frame_channel import DIRECT
 
 MAX_POINTS = 2000  # older points roll off the chart
 TRAIN_COLOR, TEST_COLOR = "#333333", "#999999"
@@ -21,6 +22,8 @@ class LossChart(pn.viewable.Viewer):
     Axis ranges are set from the server (not auto-ranged), which keeps the browser from
     sending range updates on every streamed point.
     """
+
+    writer = DIRECT  # how a frame's changes reach the page (the playground sets its FrameChannel)
 
     log_scale = param.Boolean(default=False, doc="Log scale")
 
@@ -82,7 +85,7 @@ class LossChart(pn.viewable.Viewer):
                     for name, value in zip(columns, (epoch, train, test if math.isfinite(test) else float("nan"))):
                         columns[name].append(value)
         self.rows.reset(columns)
-        self._fit_ranges()
+        self._fit_ranges(DIRECT)
 
     def show(self, frame: Frame, draw: bool = True) -> None:
         """Add the frame's point (non-finite losses are not drawn). ``draw=False`` keeps it
@@ -94,22 +97,22 @@ class LossChart(pn.viewable.Viewer):
         if draw and self._pending:
             epochs, trains, tests = (list(column) for column in zip(*self._pending))
             self._pending = []
-            self.rows.append(dict(epoch=epochs, train=trains, test=tests))
-            self._fit_ranges()
+            self.rows.append(dict(epoch=epochs, train=trains, test=tests), self.writer)
+            self._fit_ranges(self.writer)
 
     def _track(self, train: float, test: float) -> None:
         finite = [v for v in (train, test) if math.isfinite(v)]
         self._top = max(self._top, *finite)
         self._bottom = min(self._bottom, *[v for v in finite if v > 0] or [self._bottom])
 
-    def _fit_ranges(self) -> None:
+    def _fit_ranges(self, writer=DIRECT) -> None:
         """The shown figure's ranges around the data (the other one's follow when shown)."""
         epochs = self.source.data["epoch"]
         if not len(epochs):
             return
         fig = self._shown()
-        fig.x_range.update(start=epochs[0], end=max(epochs[-1], 1.0))
+        writer.set(fig.x_range, start=float(epochs[0]), end=float(max(epochs[-1], 1.0)))
         if not self.log_scale:
-            fig.y_range.update(start=0, end=self._top * 1.05)
+            writer.set(fig.y_range, start=0.0, end=self._top * 1.05)
         elif math.isfinite(self._bottom):
-            fig.y_range.update(start=self._bottom * 0.8, end=self._top * 1.25)
+            writer.set(fig.y_range, start=self._bottom * 0.8, end=self._top * 1.25)

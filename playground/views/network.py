@@ -15,6 +15,7 @@ from ..config import MAX_HIDDEN_LAYERS, PLAYGROUND_MAX_NEURONS, RunConfig
 from ..session import Frame, Session
 from .charts import live_figure
 from .colors import LEVELS, diverging_palette, to_levels
+from .frame_channel import DIRECT
 
 COLUMN_WIDTH = 112  # pixels per layer column
 ROW_HEIGHT = 46  # pixels per neuron row
@@ -48,6 +49,8 @@ def _edge_style(values: np.ndarray, log_scale: bool = False, palette: list[str] 
 
 class NetworkDiagram(pn.viewable.Viewer):
     """Draws a :class:`Session`'s network and edits ``config.hidden``/``config.activation``."""
+
+    writer = DIRECT  # how a frame's changes reach the page (the playground sets its FrameChannel)
 
     show_gradients = param.Boolean(default=False, doc="Edges show dL/dw instead of the weights")
 
@@ -297,22 +300,24 @@ class NetworkDiagram(pn.viewable.Viewer):
         self._last = (frame, neuron_maps, loss)
         weights = frame.params[self._edge_index]
         n = len(weights)
-        patch = {"weight": [(slice(0, n), list(weights))]}
+        # Numbers as arrays: Bokeh sends an array as one binary buffer, a list item by item.
+        patch = {"weight": [(slice(0, n), np.asarray(weights, dtype=float))]}
         grad = frame.gradient
         if self.show_gradients and grad is not None:
             colors, widths = _edge_style(grad[self._edge_index], log_scale=True, palette=self.palette)
         else:
             colors, widths = _edge_style(weights, palette=self.palette)
-        patch.update(color=[(slice(0, n), colors)], width=[(slice(0, n), list(widths))])
+        patch.update(color=[(slice(0, n), colors)], width=[(slice(0, n), np.asarray(widths, dtype=float))])
         if grad is not None:
-            patch["gradient"] = [(slice(0, n), list(grad[self._edge_index]))]
+            patch["gradient"] = [(slice(0, n), np.asarray(grad[self._edge_index], dtype=float))]
             node_grad = np.array([grad[i] if i >= 0 else np.nan for i in self._bias_index])
             ring_colors, rings = _edge_style(np.nan_to_num(node_grad), log_scale=True, palette=self.palette)
             m = len(node_grad)
-            self.nodes.patch({"gradient": [(slice(0, m), list(node_grad))],
-                              "ring": [(slice(0, m), list(np.where(np.isnan(node_grad), 0.0, rings)))],
-                              "ring_color": [(slice(0, m), ring_colors)]})
-        self.edges.patch(patch)
+            self.writer.patch(self.nodes, {
+                "gradient": [(slice(0, m), node_grad.astype(float))],
+                "ring": [(slice(0, m), np.where(np.isnan(node_grad), 0.0, rings).astype(float))],
+                "ring_color": [(slice(0, m), ring_colors)]})
+        self.writer.patch(self.edges, patch)
         if neuron_maps is None:
             return
         images = []
@@ -326,8 +331,8 @@ class NetworkDiagram(pn.viewable.Viewer):
                 else:
                     top = np.nanmax(np.abs(values)) if np.isfinite(values).any() else 1.0
                     images.append(to_levels(values, -max(top, 1e-9), max(top, 1e-9)))
-        biases = [frame.params[i] if i >= 0 else float("nan") for i in self._bias_index]
-        self.nodes.patch({"image": [(slice(0, len(images)), images)],
+        biases = np.array([frame.params[i] if i >= 0 else np.nan for i in self._bias_index], dtype=float)
+        self.writer.patch(self.nodes, {"image": [(slice(0, len(images)), images)],
                           "bias": [(slice(0, len(biases)), biases)]})
 
 

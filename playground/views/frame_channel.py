@@ -1,0 +1,257 @@
+"""One Bokeh change per frame: a frame's updates to every chart of the page, sent together.
+
+Bokeh sends each change of a model (a patched column, a moved axis range, a new readout
+text) as its own event, and builds each on the server through its property machinery
+(validation, change detection, callbacks). For a page that changes a dozen models twenty
+times a second, in a room of thirty, that machinery was most of the server's time. So a
+frame's changes go through a :class:`FrameChannel`: the server applies each to its own copy
+of the model *quietly* (no event, see :func:`quietly`), collects them, and sends them all as
+one value of the channel's ``changes``; the channel's script on the page applies them to the
+page's models exactly as Bokeh applies its own events (``setv``, ``stream_to``,
+``patch_to``, all with ``sync: false``, so nothing echoes back).
+
+Outside a frame (:meth:`FrameChannel.batch`) the same calls are plain Bokeh changes: views
+need not know which they are in. :data:`DIRECT` is the writer for views not on a channel.
+
+The channel also carries the frame pacing: each batch is numbered, and the page echoes the
+number in ``drawn`` once it has painted that frame.
+
+Ordering: a batch is sent after the Bokeh events made before it in the same message. Views
+therefore change a model either through the writer during a frame or directly between
+frames, never directly after a writer call within one frame.
+"""
+from __future__ import annotations
+
+import contextlib
+from types import SimpleNamespace
+
+import numpy as np
+import param
+from bokeh.model import Model
+from panel.custom import JSComponent
+
+
+class DirectWriter:
+    """Changes Bokeh models the usual way: each call is a Bokeh change event."""
+
+    def set(self, model: Model, **properties) -> None:
+        """Set ``properties`` (name -> value) of ``model``."""
+        model.update(**properties)
+
+    def data(self, source, **columns) -> None:
+        """Replace these columns (name -> list or array) of ``source``; the others stay."""
+        source.data.update(columns)
+
+    def stream(self, source, rows: dict, rollover: int | None = None) -> None:
+        """Append ``rows`` (name -> list, one length) to ``source``, keeping at most ``rollover`` rows."""
+        source.stream(rows, rollover=rollover)
+
+    def patch(self, source, patches: dict) -> None:
+        """Patch ``source``: ``patches`` = {name: [(index or slice, value(s)), ...]}, as Bokeh's ``patch``."""
+        source.patch(patches)
+
+
+DIRECT = DirectWriter()
+
+# dtypes sent packed (as the page's typed arrays), and how: 64-bit integers go as 32-bit,
+# as Bokeh sends them (the page's typed arrays have no 64-bit integers it can draw).
+_WIRE_DTYPES = {"float64": "float64", "float32": "float32", "uint8": "uint8", "int32": "int32",
+                "int64": "int32", "uint32": "uint32", "int16": "int16", "uint16": "uint16", "int8": "int8"}
+
+
+class quietly:
+    """The same changes, made to the server's copy of the models only: no Bokeh event, no
+    validation. Columns are replaced, never changed in place (a Bokeh event still waiting to
+    be sent may hold the old one)."""
+
+    @staticmethod
+    def set(model: Model, properties: dict) -> None:
+        model._property_values.update(properties)  # what HasProps' descriptors read back
+
+    @staticmethod
+    def data(source, columns: dict) -> None:
+        for name, column in columns.items():
+            dict.__setitem__(source.data, name, column)  # past the change-notifying wrapper
+
+    @staticmethod
+    def stream(source, rows: dict, rollover: int | None) -> None:
+        for name, new in rows.items():
+            old = source.data[name]
+            if isinstance(old, np.ndarray) or isinstance(new, np.ndarray):
+                column = np.concatenate([np.asarray(old), np.asarray(new)])
+            else:
+                column = list(old) + list(new)
+            dict.__setitem__(source.data, name, column[-rollover:] if rollover else column)
+
+    @staticmethod
+    def patch(source, patches: dict) -> None:
+        for name, changes in patches.items():
+            old = source.data[name]
+            column = old.copy() if isinstance(old, np.ndarray) else list(old)
+            for index, value in changes:
+                if not isinstance(index, (int, np.integer, slice)):
+                    raise TypeError(f"patch index {index!r}: only an int or a slice is supported here")
+                column[index] = value
+            dict.__setitem__(source.data, name, column)
+
+
+class FrameChannel(JSComponent, DirectWriter):
+    """Carries each frame's changes to the page as one Bokeh event, and paces the frames.
+
+    ``changes`` = (frame=number, ops=[[model id, kind, value, rollover], ...], arrays=bytes)
+    with kind "set" (value: properties), "data" (columns to replace), "stream" (rows) or
+    "patch" (Bokeh patches); arrays of numbers in them are parts of ``arrays`` (see
+    :meth:`_packed`). The page applies them in order, then reports ``drawn``.
+    """
+
+    # Bokeh walks a changed value, every list item, for models it may reference (~1 ms for
+    # a frame's columns): a SimpleNamespace is sent as a plain object, and not walked.
+    changes = param.Parameter(default=None, doc="a frame's changes (SimpleNamespace frame, ops): "
+                                                "set on the page's models only, not here")
+    drawn = param.Integer(default=0, doc="number of the last frame the browser painted")
+
+    def __init__(self, **params):
+        params.setdefault("width", 0)
+        params.setdefault("height", 0)
+        params.setdefault("margin", 0)
+        super().__init__(**params)
+        self._ops: list | None = None  # collecting a frame's changes while not None
+        self._arrays: list[bytes] = []  # the collected changes' numbers, see _packed
+        self._packed_bytes = 0
+        self._drawn_callbacks = []
+
+    # ------------------------------------------------------------------ a frame
+    @contextlib.contextmanager
+    def batch(self, frame: int):
+        """Within this block, writer calls change the server's models quietly and are sent
+        as frame ``frame`` when it ends (nested blocks join the outer one)."""
+        if self._ops is not None:
+            yield
+            return
+        self._ops, self._arrays, self._packed_bytes = [], [], 0
+        try:
+            yield
+        finally:
+            ops, self._ops = self._ops, None
+            arrays, self._arrays = b"".join(self._arrays), []
+            self._send(SimpleNamespace(frame=int(frame), ops=ops, arrays=arrays))
+
+    def _packed(self, value):
+        """``value`` with each array of numbers (or list of them) moved into the frame's one
+        binary buffer, leaving ``{"array": [byte offset, dtype, shape]}``: Bokeh sends each
+        array as its own buffer and websocket message, with a per-array cost (~50 µs) that a
+        frame of twenty arrays felt."""
+        if isinstance(value, np.ndarray) and value.dtype.name in _WIRE_DTYPES:
+            wire = _WIRE_DTYPES[value.dtype.name]
+            if wire != value.dtype.name and value.size and np.abs(value).max() > np.iinfo(wire).max:
+                wire = "float64"  # too large for 32 bits
+            array = np.ascontiguousarray(value, dtype=wire)
+            offset = self._packed_bytes
+            data = array.tobytes()
+            padding = -len(data) % 8  # every array starts 8-byte aligned
+            self._arrays.append(data + b"\0" * padding)
+            self._packed_bytes += len(data) + padding
+            return {"array": [offset, array.dtype.name, list(array.shape)]}
+        if isinstance(value, list) and value and isinstance(value[0], np.ndarray):
+            return [self._packed(item) for item in value]
+        return value
+
+    def _packed_columns(self, columns: dict) -> dict:
+        return {name: self._packed(column) for name, column in columns.items()}
+
+    def _send(self, changes: SimpleNamespace) -> None:
+        for model, _ in self._models.values():
+            model.data.update(changes=changes)
+
+    def set(self, model: Model, **properties) -> None:
+        if self._ops is None:
+            return super().set(model, **properties)
+        quietly.set(model, properties)
+        self._ops.append([model.id, "set", properties])
+
+    def data(self, source, **columns) -> None:
+        if self._ops is None:
+            return super().data(source, **columns)
+        quietly.data(source, columns)
+        self._ops.append([source.id, "data", self._packed_columns(columns)])
+
+    def stream(self, source, rows: dict, rollover: int | None = None) -> None:
+        if self._ops is None:
+            return super().stream(source, rows, rollover)
+        quietly.stream(source, rows, rollover)
+        self._ops.append([source.id, "stream", self._packed_columns(rows), rollover])
+
+    def patch(self, source, patches: dict) -> None:
+        if self._ops is None:
+            return super().patch(source, patches)
+        quietly.patch(source, patches)
+        self._ops.append([source.id, "patch", {name: [(index, self._packed(value)) for index, value in changes]
+                                                for name, changes in patches.items()}])
+
+    # ------------------------------------------------------------------ the page's answer
+    def on_drawn(self, callback) -> None:
+        """Call ``callback(number)`` when the browser reports that it painted frame ``number``.
+
+        Heard from the page's Bokeh model directly, not as a Panel parameter change: Panel's
+        path for a change from the browser cost ~5 ms of server time a frame.
+        """
+        self._drawn_callbacks.append(callback)
+
+    @property
+    def _linked_properties(self) -> tuple[str, ...]:
+        return tuple(name for name in super()._linked_properties if name not in ("changes", "drawn"))
+
+    def _get_model(self, doc, root=None, parent=None, comm=None):
+        model = super()._get_model(doc, root, parent, comm)
+        model.data.on_change("drawn", self._heard_drawn)
+        return model
+
+    def _heard_drawn(self, attr, old, new) -> None:
+        for callback in self._drawn_callbacks:
+            callback(int(new))
+
+    _esm = """
+    export function render({ model, view }) {
+      const { ndarray } = Bokeh.require('core/util/ndarray');
+      const TYPED = { float64: Float64Array, float32: Float32Array, uint8: Uint8Array, int32: Int32Array,
+                      uint32: Uint32Array, int16: Int16Array, uint16: Uint16Array, int8: Int8Array };
+      // Bokeh decodes a dict with string keys into a plain object, any other into a Map.
+      const entries = (value) => value instanceof Map ? [...value.entries()] : Object.entries(value);
+      const isPlain = (value) => value != null && Object.getPrototypeOf(value) === Object.prototype;
+      // {array: [offset, dtype, shape]} -> the ndarray Bokeh itself would have decoded
+      const unpack = (value, arrays) => {
+        if (Array.isArray(value)) return value.map((item) => unpack(item, arrays));
+        if (!isPlain(value)) return value;
+        if (Array.isArray(value.array) && Object.keys(value).length === 1) {
+          const [offset, dtype, shape] = value.array;
+          const Typed = TYPED[dtype];
+          const length = shape.reduce((a, b) => a * b, 1);
+          return ndarray(arrays.slice(offset, offset + length * Typed.BYTES_PER_ELEMENT), { dtype, shape });
+        }
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unpack(v, arrays)]));
+      };
+      model.on('changes', () => {
+        const { frame, ops, arrays } = model.changes;
+        const document = view.model.document;
+        for (const [id, kind, packed, rollover] of ops || []) {
+          const target = document.get_model_by_id(id);
+          if (target == null) continue;  // not on the page (a closed tab of the page's tabs)
+          const value = unpack(packed, arrays);
+          if (kind === 'set') {
+            target.setv(Object.fromEntries(entries(value)), { sync: false });
+          } else if (kind === 'data') {
+            const data = target.data instanceof Map ? new Map(target.data) : { ...target.data };
+            for (const [name, column] of entries(value)) {
+              if (data instanceof Map) data.set(name, column); else data[name] = column;
+            }
+            target.setv({ data }, { sync: false, check_eq: false });
+          } else if (kind === 'stream') {
+            target.stream_to(target.properties.data, value, rollover ?? undefined, { sync: false });
+          } else if (kind === 'patch') {
+            target.patch_to(target.properties.data, value, { sync: false });
+          }
+        }
+        requestAnimationFrame(() => { model.drawn = frame; });
+      });
+    }
+    """
