@@ -598,12 +598,13 @@ class Playground(pn.viewable.Viewer):
         to leave the secondary pictures as they are; ``chart=False`` keeps the loss chart's
         new point for the next frame that redraws it.
 
-        All of a frame's changes leave as one websocket message (``pn.io.unlocked``):
-        Bokeh would send one per change, and each costs the server a walk over every
-        model of the page. The frame pacing is the backpressure that this removes.
-        Changes that must arrive in order with a frame (clearing a chart, then its first
-        point) go in the same ``unlocked`` block: Bokeh's own messages are written later
-        than these and could arrive after them.
+        The views' changes during a frame go to the page as one change of the frame
+        channel (views/frame_channel.py), numbered for the pacing. All of the frame's
+        Bokeh events leave as one websocket message (``pn.io.unlocked``): Bokeh would send
+        one per change. The frame pacing is the backpressure that this removes. Changes
+        that must arrive in order with a frame (clearing a chart, then its first point) go
+        in the same ``unlocked`` block: Bokeh's own messages are written later than these
+        and could arrive after them.
         """
         number = self._pacer.sent()
         with pn.io.unlocked(), self.channel.batch(number):

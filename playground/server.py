@@ -100,7 +100,8 @@ class MemoryReclaimer:
     ends, this runs both, ``delay_s`` later and at most once every ``min_interval_s`` (a
     full collection pauses the event loop for a few hundred milliseconds: a room leaving
     at once pays it once). A playground still referenced when the collection ran (a frame
-    in flight as its tab closed) is caught by one more, up to ``retries`` times."""
+    in flight as its tab closed) is caught by one more ``delay_s`` later, up to ``retries``
+    times: all done within seconds, so no collection comes long after the room left."""
 
     def __init__(self, delay_s: float = 2.0, min_interval_s: float = 10.0, retries: int = 3):
         self.delay_s, self.min_interval_s, self.retries = delay_s, min_interval_s, retries
@@ -120,11 +121,12 @@ class MemoryReclaimer:
         self._retried = 0
         self._schedule()
 
-    def _schedule(self) -> None:
+    def _schedule(self, wait: float | None = None) -> None:
         if self.pending:
             return  # the collection already planned frees this session's objects too
         self.pending = True
-        wait = max(self.delay_s, self._last + self.min_interval_s - time.monotonic())
+        if wait is None:
+            wait = max(self.delay_s, self._last + self.min_interval_s - time.monotonic())
         IOLoop.current().call_later(wait, self.reclaim)
 
     def reclaim(self) -> None:
@@ -138,8 +140,8 @@ class MemoryReclaimer:
                 pass
         self.pending = False
         if len(self.live) > self.open_sessions and self._retried < self.retries:
-            self._retried += 1  # ended sessions' playgrounds left: one more, later
-            self._schedule()
+            self._retried += 1  # ended sessions' playgrounds left: one more, soon
+            self._schedule(self.delay_s)
 
 
 def send_without_delay(doc) -> None:

@@ -5,7 +5,7 @@ text) as its own event, and builds each on the server through its property machi
 (validation, change detection, callbacks). For a page that changes a dozen models twenty
 times a second, in a room of thirty, that machinery was most of the server's time. So a
 frame's changes go through a :class:`FrameChannel`: the server applies each to its own copy
-of the model *quietly* (no event, see :func:`quietly`), collects them, and sends them all as
+of the model *quietly* (no event, see :class:`quietly`), collects them, and sends them all as
 one value of the channel's ``changes``; the channel's script on the page applies them to the
 page's models exactly as Bokeh applies its own events (``setv``, ``stream_to``,
 ``patch_to``, all with ``sync: false``, so nothing echoes back).
@@ -106,7 +106,7 @@ class FrameChannel(JSComponent, DirectWriter):
 
     # Bokeh walks a changed value, every list item, for models it may reference (~1 ms for
     # a frame's columns): a SimpleNamespace is sent as a plain object, and not walked.
-    changes = param.Parameter(default=None, doc="a frame's changes (SimpleNamespace frame, ops): "
+    changes = param.Parameter(default=None, doc="a frame's changes (SimpleNamespace: frame, ops, arrays); "
                                                 "set on the page's models only, not here")
     drawn = param.Integer(default=0, doc="number of the last frame the browser painted")
 
