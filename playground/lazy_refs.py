@@ -29,6 +29,7 @@ import inspect
 from bokeh.core.serialization import Deserializer, Serializer
 from bokeh.document import Document
 from bokeh.document.models import DocumentModelManager
+from bokeh.model import Model
 
 _ORIGINAL = {
     "synced_references": DocumentModelManager.synced_references,
@@ -78,14 +79,15 @@ def _has_ref(self, obj) -> bool:
     if id(obj) in self._references:
         return True
     synced = getattr(self, "_synced", None)
-    return synced is not None and obj in synced
+    return synced is not None and isinstance(obj, Model) and obj in synced
 
 
-def _get_ref(self, obj):
+def _get_ref(self, obj):  # called for every value the serializer meets: numbers, strings...
     ref = self._references.get(id(obj))
-    synced = getattr(self, "_synced", None)
-    if ref is None and synced is not None and obj in synced:
-        ref = self._references[id(obj)] = obj.ref
+    if ref is None and isinstance(obj, Model):
+        synced = getattr(self, "_synced", None)
+        if synced is not None and obj in synced:
+            ref = self._references[id(obj)] = obj.ref
     return ref
 
 
