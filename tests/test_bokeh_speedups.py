@@ -8,7 +8,7 @@ from bokeh.models import ColumnDataSource, Div, Range1d
 from bokeh.plotting import figure
 from bokeh.protocol import Protocol
 
-from playground import lazy_refs
+from playground import bokeh_speedups
 
 
 def patch_message(change):
@@ -47,13 +47,13 @@ CHANGES = {
 
 @pytest.mark.parametrize("name", CHANGES)
 def test_messages_are_the_same_with_lazy_references(name):
-    lazy_refs.uninstall()
+    bokeh_speedups.uninstall()
     expected = patch_message(CHANGES[name])
     try:
-        assert lazy_refs.install()
+        assert bokeh_speedups.install()
         got = patch_message(CHANGES[name])
     finally:
-        lazy_refs.uninstall()
+        bokeh_speedups.uninstall()
     assert got == expected
     assert ('"id"' in expected[0]) and len(expected[0]) > 40
 
@@ -72,18 +72,18 @@ def test_the_synced_models_view_holds_what_bokehs_set_holds():
     doc, plot, source = synced_document()
     doc.add_root(Div(text="new"))  # not synced yet: a new model
     outside = Range1d(5, 6)
-    lazy_refs.uninstall()
+    bokeh_speedups.uninstall()
     expected = set(doc.models.synced_references)
     try:
-        assert lazy_refs.install()
+        assert bokeh_speedups.install()
         view = doc.models.synced_references
-        assert isinstance(view, lazy_refs.SyncedModels)
+        assert isinstance(view, bokeh_speedups.SyncedModels)
         assert set(view) == expected and len(view) == len(expected)
         assert all(model in view for model in expected)
         assert not any(model in view for model in doc.models if model not in expected)  # the new Div
         assert outside not in view and "not a model" not in view
     finally:
-        lazy_refs.uninstall()
+        bokeh_speedups.uninstall()
     assert len(expected) > 10
 
 
@@ -107,16 +107,49 @@ def applied(doc, plot, source):
 
 
 def test_patches_from_the_page_apply_the_same():
-    lazy_refs.uninstall()
+    bokeh_speedups.uninstall()
     before = synced_document()
     expected = applied(*before)
     after = synced_document()
     try:
-        assert lazy_refs.install()
+        assert bokeh_speedups.install()
         got = applied(*after)
     finally:
-        lazy_refs.uninstall()
+        bokeh_speedups.uninstall()
     stable = lambda result: result[:5] + (len(result[5]), result[6], len(result[7]))  # ids differ per document
     assert stable(got) == stable(expected)
     assert expected[0] == 7.5 and expected[1] == {"x": [9.0], "y": [8.0]} and expected[3:5] == (-2.0, 2.0)
     assert expected[6]  # the page's new range is in the document
+
+
+def test_a_patch_from_the_page_is_applied_and_needs_no_ok_reply():
+    import asyncio
+
+    from bokeh.server.session import ServerSession
+    from tornado.ioloop import IOLoop
+
+    class Connection:  # what ServerSession asks of the page's connection
+        def ok(self, message):
+            return "OK"
+
+    async def handle():
+        doc = Document()
+        rng = Range1d(0, 1)
+        doc.add_root(rng)
+        doc.models.flush_synced()
+        events = []
+        doc.on_change(events.append)
+        rng.end = 5.0  # the page's change, as the message it sends
+        message = Protocol().create("PATCH-DOC", events)
+        rng.end = 1.0
+        session = ServerSession("a-session", doc, io_loop=IOLoop.current())
+        reply = await session._handle_patch(message, Connection())
+        return reply, rng.end
+
+    bokeh_speedups.uninstall()
+    assert asyncio.run(handle()) == ("OK", 5.0)
+    try:
+        assert bokeh_speedups.install()
+        assert asyncio.run(handle()) == (None, 5.0)
+    finally:
+        bokeh_speedups.uninstall()
