@@ -167,6 +167,11 @@ class Playground(pn.viewable.Viewer):
             self.notice.object = "<span class='error'>This link had problems: " + html.escape(
                 "; ".join(link_problems)) + ".</span>"
         self.config.param.watch(self._update_link, RunConfig.setting_names())
+        # The secondary pictures sit in tabs: only the open one costs the browser a redraw,
+        # and the layer histograms are only computed while their tab is open.
+        self.secondary_tabs = pn.Tabs(("Gradient norms", self.gradient_chart), ("Layers", self.layer_stats),
+                                      ("Descent path", self.landscape), dynamic=True)
+        self.secondary_tabs.param.watch(lambda event: self.layer_stats._redraw(), "active")
         self._layout = self._build_layout()
         self.appearance.attach(self)
 
@@ -271,9 +276,7 @@ class Playground(pn.viewable.Viewer):
             pn.Row(pn.Column(pn.pane.HTML("<small>Inputs</small>", margin=(0, 5)), self.features,
                              margin=(60, 5, 0, 0)), self.network),
             self.slow_step,
-            # The secondary pictures sit in tabs: only the open one costs the browser a redraw.
-            pn.Tabs(("Gradient norms", self.gradient_chart), ("Layers", self.layer_stats),
-                    ("Descent path", self.landscape), dynamic=True),
+            self.secondary_tabs,
             css_classes=["pg-column"], min_width=450)
         output_column = pn.Column(
             pn.pane.HTML("<h3>Output</h3>", margin=(0, 5)), self.loss_div,
@@ -630,7 +633,9 @@ class Playground(pn.viewable.Viewer):
             self.landscape.record(frame.params)
             self.gradient_chart.show(frame)
             self.network.show(frame, maps, self.session.loss)
-            self.layer_stats.show(frame, fractions)
+            # Its tab closed (not on the page): kept for when it opens, not drawn.
+            on_page = not self.channel._models or self.layer_stats.figures[0].document is not None
+            self.layer_stats.show(frame, fractions, draw=on_page)
         if frame.diverged:
             self.pause()
             self.notice.object = f"<span class='error'>{frame.message}</span>"

@@ -68,10 +68,14 @@ class LayerStats(pn.viewable.Viewer):
         if self._last is not None:
             self.show(*self._last)
 
-    def show(self, frame: Frame, fractions: tuple[list[float], list[float]] | None) -> None:
+    def show(self, frame: Frame, fractions: tuple[list[float], list[float]] | None, draw: bool = True) -> None:
+        """Draw the histograms of ``frame``; ``draw=False`` only keeps it, for :meth:`_redraw`
+        (the view is not on the page: its tab is closed)."""
         if self._session is None:
             return
         self._last = (frame, fractions)
+        if not draw:
+            return
         names = self.param.layer.objects
         index = names.index(self.layer) if self.layer in names else 0
         layout = self._session.spec.layout()

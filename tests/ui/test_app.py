@@ -215,3 +215,24 @@ def test_divergence_is_caught_and_explained(app, artifacts):
     shown = re.search(r"Test loss\s*(\S+?)\s*Training", app.js("pg.text('loss_readout')")).group(1)
     assert len(shown) <= 12, f"the test loss reads {shown!r}"
     assert app.js("document.documentElement.scrollWidth <= window.innerWidth"), "the page grew a horizontal scroll"
+
+
+def test_the_layers_tab_shows_the_trained_layer_when_opened(app):
+    """The layer histograms are computed only while their tab is open: opened after
+    training, they show the trained weights at once, and follow the next step."""
+    app.button("Step").click()
+    app.wait("() => pg.epoch() >= 1")
+    assert app.js("pg.rows('weight_histogram')") is None  # its tab is closed: not on the page
+    app.page.get_by_text("Layers", exact=True).first.click()
+    # layer 1 of the default 2-4-2-1 net has 2 x 4 weights: the histogram counts all of them
+    counts = app.wait("() => pg.rows('weight_histogram') && pg.column('weight_histogram', 'top')")
+    assert sum(counts) == 2 * 4, counts
+    # ... of the trained net (the diagram's first 2 x 4 edges are layer 1's weights)
+    weights = app.js("pg.column('edges_source', 'weight')")[:2 * 4]
+    low, high = app.js("[pg.column('weight_histogram', 'left')[0], pg.column('weight_histogram', 'right').at(-1)]")
+    assert low == pytest.approx(min(weights)) and high == pytest.approx(max(weights)), (low, high, weights)
+    assert "saturated" in app.js("Bokeh.documents[0].get_model_by_name('unit_readout').text")
+    edges = app.js("pg.column('weight_histogram', 'left')")
+    app.button("Step").click()
+    app.wait("(edges) => JSON.stringify(pg.column('weight_histogram', 'left')) !== JSON.stringify(edges)", edges)
+    assert sum(app.js("pg.column('weight_histogram', 'top')")) == 2 * 4
