@@ -610,7 +610,7 @@ class Playground(pn.viewable.Viewer):
         and could arrive after them.
         """
         number = self._pacer.sent()
-        with pn.io.unlocked(), self.channel.batch(number):
+        with pn.io.unlocked(), self.channel.batch(number, ack=self._pacer.wants_ack(number)):
             self._draw(frame, extras, chart)
 
     def _draw(self, frame, extras, chart: bool) -> None:

@@ -290,7 +290,7 @@ class PageClient:
                     continue
                 model, attr = event.get("model", {}).get("id"), event.get("attr")
                 if model == self._channel_id and attr == "changes":
-                    frame = _frame_number(event["new"])
+                    frame, ack = _frame_number(event["new"])
                 elif model == self._play_id and attr == "label":
                     self.play_label = event["new"]
             if frame is None:
@@ -298,8 +298,9 @@ class PageClient:
             self.frames += 1
             if self.first_frame_at is None:
                 self.first_frame_at = time.monotonic()
-            await self._send("PATCH-DOC", {"events": [{"kind": "ModelChanged", "model": {"id": self._channel_id},
-                                                       "attr": "drawn", "new": frame}]})
+            if ack:  # the page acknowledges only the frames the server asks it to
+                await self._send("PATCH-DOC", {"events": [{"kind": "ModelChanged", "model": {"id": self._channel_id},
+                                                           "attr": "drawn", "new": frame}]})
 
     async def session(self, http) -> None:
         """open, play, run; any failure is kept in ``error`` (the room goes on)."""
@@ -461,7 +462,8 @@ def report(result: LoadResult) -> str:
     return "\n".join(lines)
 
 
-def _frame_number(changes) -> int | None:
-    """The frame number in a channel's ``changes`` as Bokeh sends it (a map: entries)."""
-    entries = changes.get("entries", ()) if isinstance(changes, dict) else ()
-    return next((value for key, value in entries if key == "frame"), None)
+def _frame_number(changes) -> tuple[int | None, bool]:
+    """The frame number in a channel's ``changes`` as Bokeh sends it (a map: entries), and
+    whether the page is to acknowledge it."""
+    entries = dict(changes.get("entries", ())) if isinstance(changes, dict) else {}
+    return entries.get("frame"), bool(entries.get("ack", True))

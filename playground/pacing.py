@@ -6,10 +6,12 @@ builds a backlog and gets fewer frames), and no sooner than ``interval_s`` after
 one started (a cap on frames per second). A page that acknowledges nothing for
 ``ack_timeout_s`` gets the next frame anyway.
 
-Two frames in flight keep a fast page busy (the next one travels while it draws); a slow
-page (a room's browsers sharing a laptop's cores: a frame takes it a few hundred ms from
-sending to painting) gets one at a time, so that the answer to a click waits behind one
-frame in the page's queue, not two.
+Three frames in flight keep a fast page busy (the next ones travel while it draws), and it
+acknowledges every second frame only (:meth:`FramePacer.wants_ack`; each acknowledgement is
+a message the server reads and applies, ~0.5 ms of its time). A slow page (a room's browsers
+sharing a laptop's cores: a frame takes it a few hundred ms from sending to painting) gets
+one at a time, and acknowledges each, so that the answer to a click waits behind one frame
+in the page's queue, not three.
 
 Event driven: the next frame is started by the page's acknowledgement, by the end of the
 interval, or by Play, each through one scheduled callback; no session polls. (Polling every
@@ -24,7 +26,8 @@ from typing import Awaitable, Callable
 
 from panel.io.state import set_curdoc
 
-FRAMES_IN_FLIGHT = 2  # frames sent but not yet drawn: the next one travels while the page draws
+FRAMES_IN_FLIGHT = 3  # frames sent but not yet drawn: the next ones travel while the page draws
+ACK_EVERY = 2  # a page with frames in flight acknowledges every second one
 FRAME_INTERVAL_S = 1 / 30  # at most 30 frames/s; a page that draws slower gets fewer
 FRAME_ACK_TIMEOUT_S = 2.0  # a page that acknowledges nothing this long gets the next frame anyway
 EARLY_S = 0.002  # a timer that fires this much before its time counts as on time
@@ -128,6 +131,7 @@ class FramePacer:
         self.scheduler = Scheduler()
         self.frames_sent = 0  # numbered from 1; the page echoes the number it painted
         self.frames_drawn = 0
+        self.ack_wanted_for = 0  # the last frame the page was asked to acknowledge
         self.last_sent_at = 0.0
         self.last_started_at = float("-inf")
         self.running = False  # between start() and stop()
@@ -147,12 +151,21 @@ class FramePacer:
         self._cancel_pending()
 
     def sent(self) -> int:
-        """A frame is being sent: its number, for the page to echo."""
+        """A frame is being sent: its number, for the page to echo (see :meth:`wants_ack`)."""
         self.frames_sent += 1
         self.last_sent_at = self._sent_at[self.frames_sent] = self.clock()
         if len(self._sent_at) > 64:  # a page that acknowledges nothing: keep the latest only
             del self._sent_at[next(iter(self._sent_at))]
+        if (self.in_flight <= 1 or self.frames_sent % ACK_EVERY == 0
+                or self.frames_sent - self.frames_drawn >= self.in_flight):  # the next one will wait for it
+            self.ack_wanted_for = self.frames_sent
         return self.frames_sent
+
+    def wants_ack(self, number: int) -> bool:
+        """Whether the page should echo frame ``number`` once painted: every frame for a page
+        that gets one at a time, else every ``ACK_EVERY``-th, and always a frame after which
+        the pacer waits (an echo of frame n says that every frame up to n was painted)."""
+        return number == self.ack_wanted_for
 
     def drawn(self, number: int) -> None:
         """The page painted frame ``number``: the next one may start now."""

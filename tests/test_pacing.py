@@ -128,3 +128,32 @@ def test_a_slow_page_gets_one_frame_at_a_time_and_a_fast_one_two(loop):
         loop.run_until(t)
         pacer.drawn(pacer.frames_drawn + 1)
     assert pacer.in_flight == 2
+
+
+def test_a_fast_page_acknowledges_every_second_frame_and_never_waits_for_one_not_asked(loop):
+    pacer, starts = make_pacer(loop, interval_s=0.01, in_flight=3, ack_timeout_s=10.0)
+    asked = []
+    t = 0.0
+    for _ in range(100):  # the page paints a frame 20 ms after it was sent; echoes the asked ones
+        t += 0.005
+        loop.run_until(t)
+        for number in range(pacer.frames_drawn + 1, pacer.frames_sent + 1):
+            if number not in asked and pacer.wants_ack(number) and loop.now - pacer._sent_at.get(number, -1) >= 0.02:
+                asked.append(number)
+                pacer.drawn(number)
+    assert len(starts) >= 0.7 * 50  # near the capped rate (10 ms: 50 in 0.5 s), never stalled
+    assert max(b - a for a, b in zip(starts, starts[1:])) < 0.05
+    assert len(asked) <= 0.6 * len(starts)  # about every second frame
+
+    # it becomes slow (300 ms to paint): one frame at a time, each asked; the pacer never
+    # waits for an echo of a frame it did not ask about (that would stall until the timeout)
+    slow_from = len(starts)
+    for _ in range(100):
+        t += 0.05
+        loop.run_until(t)
+        for number in range(pacer.frames_drawn + 1, pacer.frames_sent + 1):
+            if pacer.wants_ack(number) and loop.now - pacer._sent_at.get(number, -1) >= 0.3:
+                pacer.drawn(number)
+    assert pacer.in_flight == 1
+    later = starts[slow_from:]
+    assert len(later) >= 8 and max(b - a for a, b in zip(later, later[1:])) < 1.0, later

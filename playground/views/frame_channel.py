@@ -98,15 +98,15 @@ class quietly:
 class FrameChannel(JSComponent, DirectWriter):
     """Carries each frame's changes to the page as one Bokeh event, and paces the frames.
 
-    ``changes`` = (frame=number, ops=[[model id, kind, value, rollover], ...], arrays=bytes)
+    ``changes`` = (frame=number, ack=bool, ops=[[model id, kind, value, rollover], ...], arrays=bytes)
     with kind "set" (value: properties), "data" (columns to replace), "stream" (rows) or
     "patch" (Bokeh patches); arrays of numbers in them are parts of ``arrays`` (see
-    :meth:`_packed`). The page applies them in order, then reports ``drawn``.
+    :meth:`_packed`). The page applies them in order, then reports ``drawn`` if ``ack``.
     """
 
     # Bokeh walks a changed value, every list item, for models it may reference (~1 ms for
     # a frame's columns): a SimpleNamespace is sent as a plain object, and not walked.
-    changes = param.Parameter(default=None, doc="a frame's changes (SimpleNamespace: frame, ops, arrays); "
+    changes = param.Parameter(default=None, doc="a frame's changes (SimpleNamespace: frame, ack, ops, arrays); "
                                                 "set on the page's models only, not here")
     drawn = param.Integer(default=0, doc="number of the last frame the browser painted")
 
@@ -122,9 +122,10 @@ class FrameChannel(JSComponent, DirectWriter):
 
     # ------------------------------------------------------------------ a frame
     @contextlib.contextmanager
-    def batch(self, frame: int):
+    def batch(self, frame: int, ack: bool = True):
         """Within this block, writer calls change the server's models quietly and are sent
-        as frame ``frame`` when it ends (nested blocks join the outer one)."""
+        as frame ``frame`` when it ends (nested blocks join the outer one); ``ack``: the page
+        reports ``drawn`` once it painted it (see playground.pacing)."""
         if self._ops is not None:
             yield
             return
@@ -134,7 +135,7 @@ class FrameChannel(JSComponent, DirectWriter):
         finally:
             ops, self._ops = self._ops, None
             arrays, self._arrays = b"".join(self._arrays), []
-            self._send(SimpleNamespace(frame=int(frame), ops=ops, arrays=arrays))
+            self._send(SimpleNamespace(frame=int(frame), ack=bool(ack), ops=ops, arrays=arrays))
 
     def _packed(self, value):
         """``value`` with each array of numbers (or list of them) moved into the frame's one
@@ -231,7 +232,7 @@ class FrameChannel(JSComponent, DirectWriter):
         return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unpack(v, arrays)]));
       };
       model.on('changes', () => {
-        const { frame, ops, arrays } = model.changes;
+        const { frame, ack, ops, arrays } = model.changes;
         const document = view.model.document;
         for (const [id, kind, packed, rollover] of ops || []) {
           const target = document.get_model_by_id(id);
@@ -251,7 +252,7 @@ class FrameChannel(JSComponent, DirectWriter):
             target.patch_to(target.properties.data, value, { sync: false });
           }
         }
-        requestAnimationFrame(() => { model.drawn = frame; });
+        if (ack) requestAnimationFrame(() => { model.drawn = frame; });
       });
     }
     """
