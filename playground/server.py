@@ -100,8 +100,9 @@ class MemoryReclaimer:
     ends, this runs both, ``delay_s`` later and at most once every ``min_interval_s`` (a
     full collection pauses the event loop for a few hundred milliseconds: a room leaving
     at once pays it once). A playground still referenced when the collection ran (a frame
-    in flight as its tab closed) is caught by one more ``delay_s`` later, up to ``retries``
-    times: all done within seconds, so no collection comes long after the room left."""
+    in flight as its tab closed, a session Bokeh lets go of a few seconds late) is caught by
+    one more, ``delay_s``, then twice and four times that later (``retries`` in all): done
+    within 15 s, so that no collection comes long after the room left."""
 
     def __init__(self, delay_s: float = 2.0, min_interval_s: float = 10.0, retries: int = 3):
         self.delay_s, self.min_interval_s, self.retries = delay_s, min_interval_s, retries
@@ -140,8 +141,8 @@ class MemoryReclaimer:
                 pass
         self.pending = False
         if len(self.live) > self.open_sessions and self._retried < self.retries:
-            self._retried += 1  # ended sessions' playgrounds left: one more, soon
-            self._schedule(self.delay_s)
+            self._schedule(self.delay_s * 2 ** self._retried)  # ended sessions' playgrounds left
+            self._retried += 1
 
 
 def send_without_delay(doc) -> None:
