@@ -634,7 +634,7 @@ class Playground(pn.viewable.Viewer):
             self.gradient_chart.show(frame)
             self.network.show(frame, maps, self.session.loss)
             # Its tab closed (not on the page): kept for when it opens, not drawn.
-            on_page = not self.channel._models or self.layer_stats.figures[0].document is not None
+            on_page = not self.channel.on_a_page or self.layer_stats.figures[0].document is not None
             self.layer_stats.show(frame, fractions, draw=on_page)
         if frame.diverged:
             self.pause()

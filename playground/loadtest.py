@@ -290,7 +290,7 @@ class PageClient:
                     continue
                 model, attr = event.get("model", {}).get("id"), event.get("attr")
                 if model == self._channel_id and attr == "changes":
-                    frame, ack = _frame_number(event["new"])
+                    frame, ack = _frame_and_ack(event["new"])
                 elif model == self._play_id and attr == "label":
                     self.play_label = event["new"]
             if frame is None:
@@ -466,7 +466,7 @@ def report(result: LoadResult) -> str:
     return "\n".join(lines)
 
 
-def _frame_number(changes) -> tuple[int | None, bool]:
+def _frame_and_ack(changes) -> tuple[int | None, bool]:
     """The frame number in a channel's ``changes`` as Bokeh sends it (a map: entries), and
     whether the page is to acknowledge it."""
     entries = dict(changes.get("entries", ())) if isinstance(changes, dict) else {}

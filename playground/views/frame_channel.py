@@ -120,6 +120,11 @@ class FrameChannel(JSComponent, DirectWriter):
         self._packed_bytes = 0
         self._drawn_callbacks = []
 
+    @property
+    def on_a_page(self) -> bool:
+        """Whether the channel is shown on a page (its frames reach a browser)."""
+        return bool(self._models)
+
     # ------------------------------------------------------------------ a frame
     @contextlib.contextmanager
     def batch(self, frame: int, ack: bool = True):
