@@ -33,7 +33,7 @@ from tornado.websocket import WebSocketClosedError
 from kernels import BackendUnavailable
 from playground.config import HYPERPARAMETERS, ConfigError, RunConfig
 from playground.data import DataError, REGRESSION
-from playground import bokeh_speedups
+from playground import bokeh_fixes, bokeh_speedups
 from playground.lessons import LESSONS
 from playground.pacing import FramePacer, Scheduler
 from playground.session import Session, load_data
@@ -696,6 +696,7 @@ def create_app() -> pn.viewable.Viewable:
     """A new, independent playground for one browser session."""
     pn.extension(raw_css=[_css()], notifications=True, disconnect_notification=DISCONNECTED)
     bokeh_speedups.install()  # Bokeh's messages without a walk over every model (see the module)
+    bokeh_fixes.install()  # a page closed just before Bokeh's keep-alive ping (see the module)
     arguments = pn.state.session_args or {}
     query = {k: v[-1].decode("utf-8", "replace") for k, v in arguments.items() if v}
     embed = query.pop("embed", "").lower() in ("1", "true", "yes")
