@@ -4,9 +4,10 @@ The server runs as ``nn-playground serve`` in its own process (so that its CPU t
 memory are measured apart from the clients'). N lightweight clients in this process each
 behave like a browser tab, speaking Bokeh's websocket protocol directly (no browser, no
 document model): load the page (an HTTP GET creates the session), pull the document, press
-Play (the Play button's click event), and acknowledge every frame the way the page does,
-by echoing the frame channel's frame number into its ``drawn`` (the server sends a page no more
-frames than it has drawn). Reported: frames per second of each session over T seconds,
+Play (the Play button's click event), say READY on the socket as the page's frame channel
+does (frames then come as frame messages, see views/frame_socket.py), and acknowledge the
+frames the server asks it to, as the page does (the server sends a page no more frames than
+it has drawn). Reported: frames per second of each session over T seconds,
 the server's CPU milliseconds per frame, and its memory before the room came, while it
 trains, and after every client left and its session expired (``GET /stats`` counts them).
 """
@@ -25,6 +26,8 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
+
+from .views.frame_socket import DRAWN, READY, decode
 
 CHANNEL = "frame_channel"  # the data model whose `changes` carry each numbered frame, and `drawn` the page echoes
 TOKEN = re.compile(r'"token"\s*:\s*"([^"]+)"')
@@ -184,6 +187,7 @@ class PageClient:
         self.base_url = base_url.rstrip("/")
         self.query = query
         self.frames = 0  # frames received (and acknowledged) since Play
+        self.frame_messages = 0  # of which as frame messages (the others as Bokeh changes)
         self.play_label = "Play"  # the Play button's label as the server last set it
         self.closed_by_server = False  # the server closed the websocket (an idle tab's end)
         self.first_frame_at: float | None = None
@@ -191,6 +195,7 @@ class PageClient:
         self.closed = False
         self._ws = None
         self._channel_id = None
+        self._channel_token = None
         self._play_id = None
 
     async def _send(self, msgtype: str, content: dict) -> None:
@@ -199,10 +204,16 @@ class PageClient:
             await self._ws.write_message(fragment)
 
     async def _receive(self):
-        """The next whole message as (header, content text); None when the socket closed."""
+        """The next whole message as (header, content text), a frame message as ("frame",
+        its header); None when the socket closed."""
         header = await self._ws.read_message()
         if header is None:
             return None
+        if isinstance(header, bytes):  # never a Bokeh message's first part
+            frame = decode(header)
+            if frame is None:
+                raise LoadError("the server sent binary data that is not a frame message")
+            return "frame", frame[0]
         metadata = await self._ws.read_message()
         content = await self._ws.read_message()
         if metadata is None or content is None:
@@ -243,6 +254,7 @@ class PageClient:
         self._find_models(json.loads(reply[1])["doc"])
         # As BokehJS does once the page is rendered: Panel holds periodic callbacks until then.
         await self._send_event("document_ready", [])
+        await self._ws.write_message(READY + self._channel_token)  # as the frame channel's script does
 
     async def _send_event(self, name: str, entries: list) -> None:
         event = {"type": "event", "name": name, "values": {"type": "map", "entries": entries}}
@@ -250,10 +262,14 @@ class PageClient:
                                                    "msg_data": event}]})
 
     def _find_models(self, doc) -> None:
+        tokens = {}  # model id -> its token attribute
+
         def walk(node):
             if isinstance(node, dict):
                 if node.get("type") == "object":
                     attributes = node.get("attributes", {})
+                    if "token" in attributes:
+                        tokens[node["id"]] = attributes["token"]
                     if attributes.get("name") == CHANNEL:  # the component, or its data model
                         data = attributes.get("data")
                         self._channel_id = data["id"] if isinstance(data, dict) and "id" in data else node["id"]
@@ -266,15 +282,16 @@ class PageClient:
                     walk(value)
 
         walk(doc)
-        if self._channel_id is None or self._play_id is None:
-            raise LoadError("the page has no frame channel or no Play button")
+        self._channel_token = tokens.get(self._channel_id)
+        if self._channel_id is None or self._play_id is None or not self._channel_token:
+            raise LoadError("the page has no frame channel (with its token) or no Play button")
 
     async def play(self) -> None:
         """Click Play, as the browser reports a button click."""
         await self._send_event("button_click", [["model", {"id": self._play_id}]])
 
     async def run(self) -> None:
-        """Receive frames and acknowledge each at once, until the socket closes."""
+        """Receive frames and acknowledge those the server asks for, until the socket closes."""
         marker, play = f'"{self._channel_id}"', f'"{self._play_id}"'
         while True:
             message = await self._receive()
@@ -282,25 +299,35 @@ class PageClient:
                 self.closed_by_server = not self.closed
                 return
             header, content = message
+            if header == "frame":  # a frame message (views/frame_socket.py)
+                self.frame_messages += 1
+                await self._received(content["frame"], content["ack"], DRAWN + str(content["frame"]))
+                continue
             if header["msgtype"] != "PATCH-DOC" or (marker not in content and play not in content):
                 continue
-            frame = None
             for event in json.loads(content).get("events", ()):
                 if event.get("kind") != "ModelChanged":
                     continue
                 model, attr = event.get("model", {}).get("id"), event.get("attr")
-                if model == self._channel_id and attr == "changes":
+                if model == self._channel_id and attr == "changes":  # a frame sent as a Bokeh change
                     frame, ack = _frame_and_ack(event["new"])
+                    await self._received(frame, ack, {"events": [{"kind": "ModelChanged", "attr": "drawn",
+                                                                  "model": {"id": self._channel_id}, "new": frame}]})
                 elif model == self._play_id and attr == "label":
                     self.play_label = event["new"]
-            if frame is None:
-                continue
-            self.frames += 1
-            if self.first_frame_at is None:
-                self.first_frame_at = time.monotonic()
-            if ack:  # the page acknowledges only the frames the server asks it to
-                await self._send("PATCH-DOC", {"events": [{"kind": "ModelChanged", "model": {"id": self._channel_id},
-                                                           "attr": "drawn", "new": frame}]})
+
+    async def _received(self, frame: int, ack: bool, answer: str | dict) -> None:
+        """Count frame ``frame``; if ``ack``, send ``answer``: a frame_socket message (str),
+        or the content of a Bokeh patch (dict), as the page answers."""
+        self.frames += 1
+        if self.first_frame_at is None:
+            self.first_frame_at = time.monotonic()
+        if not ack:  # the page acknowledges only the frames the server asks it to
+            return
+        if isinstance(answer, str):
+            await self._ws.write_message(answer)
+        else:
+            await self._send("PATCH-DOC", answer)
 
     async def session(self, http) -> None:
         """open, play, run; any failure is kept in ``error`` (the room goes on)."""
@@ -334,6 +361,7 @@ class LoadResult:
     sessions: dict = field(default_factory=dict)  # server session counts: during / after
     seconds_to_expire: float = float("nan")  # from the last close to no session left
     ready_seconds: float = float("nan")  # from the first GET to every page's first frame
+    frame_message_share: float = float("nan")  # of the frames received, the part as frame messages
     failed: list = field(default_factory=list)  # one line per page that failed
     server_errors: list = field(default_factory=list)
 
@@ -396,6 +424,7 @@ async def _one_room(server, http, n, seconds, result, progress, last: bool) -> N
         result.sessions["during"] = stats["sessions"]
         result.sessions["processes_seen"] = stats["processes_seen"]
         result.frames_per_second = [round(f / window, 2) for f in frames]
+        result.frame_message_share = round(sum(c.frame_messages for c in clients) / max(1, sum(c.frames for c in clients)), 3)
         result.server_cpu_ms_per_frame = round(1000 * (cpu1 - cpu0) / max(1, sum(frames)), 3)
         result.server_cpu_percent = round(100 * (cpu1 - cpu0) / window, 1)
         result.memory_mb["during"] = round(max(peak, result.memory_mb.get("during", 0.0)), 1)
@@ -452,6 +481,7 @@ def report(result: LoadResult) -> str:
         f"room: {result.clients} sessions for {result.seconds:g} s on {result.num_procs} server process"
         f"{'es' if result.num_procs > 1 else ''} (all playing after {result.ready_seconds:g} s)",
         f"frames/s per session: min {fps['min']:.1f}  median {fps['median']:.1f}  max {fps['max']:.1f}",
+        f"frames sent as frame messages: {result.frame_message_share:.1%} (the others as Bokeh changes)",
         f"server CPU: {result.server_cpu_ms_per_frame:.2f} ms per frame ({result.server_cpu_percent:.0f}% of a core; "
         f"{result.idle_cpu_percent:.0f}% once the room left)",
         f"server memory (MB): before {memory.get('before', float('nan')):.0f}  during "

@@ -4,8 +4,9 @@ For a room: every tab is its own session; a closed tab's session is dropped afte
 UNUSED_SESSION_MS; a session left playing without a click pauses after
 ``idle_pause_minutes``, and a tab left without a click for ``session_timeout_minutes`` is
 ended (see :mod:`playground.idle`). ``GET /stats`` answers this process's counts as JSON
-(``{"pid", "sessions", "connections", "callbacks", "reclaim_pending", "playgrounds"}``:
-``playgrounds`` counts the playground objects not yet freed), for ``nn-playground bench --load``
+(``{"pid", "sessions", "connections", "callbacks", "reclaim_pending", "playgrounds", "frames"}``:
+``playgrounds`` counts the playground objects not yet freed, ``frames`` the frames sent
+``{"message": n, "bokeh": m}``, see views/frame_socket.py), for ``nn-playground bench --load``
 and for a teacher's curiosity; it shows nothing of anyone's session.
 """
 from __future__ import annotations
@@ -26,6 +27,7 @@ from tornado.ioloop import IOLoop
 from tornado.web import RequestHandler
 
 from .idle import IDLE_PAUSE_MINUTES, SESSION_TIMEOUT_MINUTES, IdleWatch
+from .views.frame_channel import FRAMES_SENT
 
 UNUSED_SESSION_MS = 5_000  # a closed tab's session is dropped after this long
 FIRST_CONNECT_GRACE_S = 60.0  # a new page's session waits this long for its websocket
@@ -88,7 +90,8 @@ class StatsHandler(RequestHandler):
             "connections": sum(s.connection_count for s in sessions),
             "callbacks": sum(len(s.document.session_callbacks) for s in sessions if not s.destroyed),
             "reclaim_pending": bool(self.reclaimer and self.reclaimer.pending),
-            "playgrounds": len(self.reclaimer.live) if self.reclaimer else None}))
+            "playgrounds": len(self.reclaimer.live) if self.reclaimer else None,
+            "frames": {"message": FRAMES_SENT["message"], "bokeh": FRAMES_SENT["bokeh"]}}))
 
 
 class MemoryReclaimer:

@@ -33,6 +33,11 @@ def test_every_session_advances_fairly(room):
     assert room.server_cpu_ms_per_frame > 0
 
 
+def test_frames_travel_as_frame_messages(room):
+    """The clients say READY as the page does: then the server sends frame messages."""
+    assert room.frame_message_share > 0.9, room.frame_message_share
+
+
 def test_closed_tabs_end_their_sessions_and_callbacks(room):
     assert room.sessions["during"] == CLIENTS
     assert room.sessions["after"] == 0, room.sessions

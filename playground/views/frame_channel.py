@@ -22,13 +22,17 @@ frames, never directly after a writer call within one frame.
 """
 from __future__ import annotations
 
+import collections
 import contextlib
+import secrets
 from types import SimpleNamespace
 
 import numpy as np
 import param
 from bokeh.model import Model
 from panel.custom import JSComponent
+
+from . import frame_socket
 
 
 class DirectWriter:
@@ -52,6 +56,10 @@ class DirectWriter:
 
 
 DIRECT = DirectWriter()
+
+# Frames this server process sent, by how: "message" (frame_socket) or "bokeh" (a change of
+# ``FrameChannel.changes``); shown by the server's /stats.
+FRAMES_SENT: collections.Counter = collections.Counter()
 
 # dtypes sent packed (as the page's typed arrays), and how: 64-bit integers go as 32-bit,
 # as Bokeh sends them (the page's typed arrays have no 64-bit integers it can draw).
@@ -109,12 +117,19 @@ class FrameChannel(JSComponent, DirectWriter):
     changes = param.Parameter(default=None, doc="a frame's changes (SimpleNamespace: frame, ack, ops, arrays); "
                                                 "set on the page's models only, not here")
     drawn = param.Integer(default=0, doc="number of the last frame the browser painted")
+    token = param.String(default="", doc="what the page says to have its frames as frame messages (frame_socket)")
+    probe = param.Integer(default=0, doc="changed by the page once, to find its Bokeh websocket")
 
     def __init__(self, **params):
         params.setdefault("width", 0)
         params.setdefault("height", 0)
         params.setdefault("margin", 0)
+        params.setdefault("token", secrets.token_hex(16))
         super().__init__(**params)
+        frame_socket.install()
+        frame_socket.register(self.token, self)
+        self.page_socket: frame_socket.PageSocket | None = None  # set when the page says READY
+        self.frames_sent = collections.Counter()  # this channel's FRAMES_SENT
         self._ops: list | None = None  # collecting a frame's changes while not None
         self._arrays: list[bytes] = []  # the collected changes' numbers, see _packed
         self._packed_bytes = 0
@@ -165,9 +180,30 @@ class FrameChannel(JSComponent, DirectWriter):
     def _packed_columns(self, columns: dict) -> dict:
         return {name: self._packed(column) for name, column in columns.items()}
 
+    @property
+    def document(self):
+        """The Bokeh document the channel is shown in (None if not on a page)."""
+        for model, _ in self._models.values():
+            return model.document
+        return None
+
     def _send(self, changes: SimpleNamespace) -> None:
+        """As a frame message on the page's socket if it said READY and nothing of Bokeh's
+        waits to be written to it, else as a Bokeh change of ``changes`` (see frame_socket)."""
+        if not self._models:
+            return  # not on a page yet: the page will get the models as they are now
+        if self.page_socket is not None:
+            message = frame_socket.encode(changes.frame, changes.ack, changes.ops, changes.arrays)
+            if message is not None and self.page_socket.send(message, self.document):
+                self._count("message")
+                return
+        self._count("bokeh")
         for model, _ in self._models.values():
             model.data.update(changes=changes)
+
+    def _count(self, how: str) -> None:
+        self.frames_sent[how] += 1
+        FRAMES_SENT[how] += 1
 
     def set(self, model: Model, **properties) -> None:
         if self._ops is None:
@@ -205,7 +241,7 @@ class FrameChannel(JSComponent, DirectWriter):
 
     @property
     def _linked_properties(self) -> tuple[str, ...]:
-        return tuple(name for name in super()._linked_properties if name not in ("changes", "drawn"))
+        return tuple(name for name in super()._linked_properties if name not in ("changes", "drawn", "probe"))
 
     def _get_model(self, doc, root=None, parent=None, comm=None):
         model = super()._get_model(doc, root, parent, comm)
@@ -213,31 +249,41 @@ class FrameChannel(JSComponent, DirectWriter):
         return model
 
     def _heard_drawn(self, attr, old, new) -> None:
+        self.heard_drawn(int(new))
+
+    def heard_drawn(self, number: int) -> None:
+        """The page painted frame ``number`` (told by a Bokeh change or a frame_socket message)."""
         for callback in self._drawn_callbacks:
-            callback(int(new))
+            callback(number)
 
     _esm = """
     export function render({ model, view }) {
       const { ndarray } = Bokeh.require('core/util/ndarray');
+      const { Slice } = Bokeh.require('core/util/slice');
       const TYPED = { float64: Float64Array, float32: Float32Array, uint8: Uint8Array, int32: Int32Array,
                       uint32: Uint32Array, int16: Int16Array, uint16: Uint16Array, int8: Int8Array };
       // Bokeh decodes a dict with string keys into a plain object, any other into a Map.
       const entries = (value) => value instanceof Map ? [...value.entries()] : Object.entries(value);
       const isPlain = (value) => value != null && Object.getPrototypeOf(value) === Object.prototype;
-      // {array: [offset, dtype, shape]} -> the ndarray Bokeh itself would have decoded
+      const only = (value, key) => Array.isArray(value[key]) && Object.keys(value).length === 1;
+      // {array: [offset, dtype, shape]} -> the ndarray Bokeh itself would have decoded;
+      // {slice: [start, stop, step]} (frame messages only) -> Bokeh's Slice
       const unpack = (value, arrays) => {
         if (Array.isArray(value)) return value.map((item) => unpack(item, arrays));
         if (!isPlain(value)) return value;
-        if (Array.isArray(value.array) && Object.keys(value).length === 1) {
+        if (only(value, 'array')) {
           const [offset, dtype, shape] = value.array;
           const Typed = TYPED[dtype];
           const length = shape.reduce((a, b) => a * b, 1);
           return ndarray(arrays.slice(offset, offset + length * Typed.BYTES_PER_ELEMENT), { dtype, shape });
         }
+        if (only(value, 'slice')) {
+          const [start, stop, step] = value.slice;
+          return new Slice({ start, stop, step });
+        }
         return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unpack(v, arrays)]));
       };
-      model.on('changes', () => {
-        const { frame, ack, ops, arrays } = model.changes;
+      const apply = (ops, arrays) => {
         const document = view.model.document;
         for (const [id, kind, packed, rollover] of ops || []) {
           const target = document.get_model_by_id(id);
@@ -257,7 +303,34 @@ class FrameChannel(JSComponent, DirectWriter):
             target.patch_to(target.properties.data, value, { sync: false });
           }
         }
+      };
+      model.on('changes', () => {
+        const { frame, ack, ops, arrays } = model.changes;
+        apply(ops, arrays);
         if (ack) requestAnimationFrame(() => { model.drawn = frame; });
       });
+
+      // Frame messages (frame_socket.py): find this page's Bokeh websocket, the one that
+      // carries the next change of this model, and read them before Bokeh does.
+      const send = WebSocket.prototype.send;
+      let socket = null;
+      WebSocket.prototype.send = function (data) { socket ??= this; return send.call(this, data); };
+      try { model.probe = model.probe + 1; } finally { WebSocket.prototype.send = send; }
+      if (socket == null || socket.protocol !== 'bokeh' || socket.readyState !== WebSocket.OPEN) return;
+      const MAGIC = [...'nnpFrame'].map((c) => c.charCodeAt(0));
+      const decoder = new TextDecoder();
+      const isFrame = (data) => data instanceof ArrayBuffer && data.byteLength >= 12 &&
+        new Uint8Array(data, 0, 8).every((byte, i) => byte === MAGIC[i]);
+      const bokeh = socket.onmessage;
+      socket.onmessage = (event) => {
+        const data = event.data;
+        if (!isFrame(data)) return bokeh.call(socket, event);
+        const length = new DataView(data).getUint32(8, true);
+        const { frame, ack, ops } = JSON.parse(decoder.decode(new Uint8Array(data, 12, length)));
+        const start = 12 + length + ((8 - (12 + length) % 8) % 8);
+        apply(ops, data.slice(start));
+        if (ack) requestAnimationFrame(() => socket.send('nn-playground drawn ' + frame));
+      };
+      socket.send('nn-playground frames ' + model.token);
     }
     """

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import panel as pn
 from bokeh.models import ColumnDataSource, Range1d
 from bokeh.palettes import Viridis256
@@ -60,8 +61,9 @@ class GradientNormChart(pn.viewable.Viewer):
         norms = self._session.spec.layout().weight_norms(frame.gradient)
         if not all(math.isfinite(v) for v in norms):
             return
-        row = {"epoch": [frame.epoch]} | {f"layer{l}": [norms[l] if l < len(norms) else float("nan")]
-                                          for l in range(MAX_LAYERS)}
+        # arrays, not lists: the NaNs (no such layer) then travel packed (see frame_socket)
+        row = {"epoch": np.array([frame.epoch], dtype=float)} | {
+            f"layer{l}": np.array([norms[l] if l < len(norms) else np.nan]) for l in range(MAX_LAYERS)}
         self.rows.append(row, self.writer)
         positive = [v for v in norms if v > 0]
         if positive:

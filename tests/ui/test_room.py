@@ -143,3 +143,16 @@ def test_a_page_whose_server_goes_away_says_so(browser, browser_context_args):
     finally:
         context.close()
         server.stop()
+
+
+def test_a_playing_page_gets_its_frames_as_frame_messages(app, app_url):
+    """The page's frame channel finds its websocket and says READY (views/frame_socket.py):
+    its frames then leave the server as frame messages, not as Bokeh changes."""
+    before = server_stats(app_url)["frames"]
+    play(app)
+    advances(app, 30)
+    app.button("Pause").click()
+    expect(app.button("Play")).to_be_visible()
+    after = server_stats(app_url)["frames"]
+    as_messages, as_bokeh = after["message"] - before["message"], after["bokeh"] - before["bokeh"]
+    assert as_messages >= 30 and as_bokeh <= as_messages / 10, (as_messages, as_bokeh)
