@@ -158,3 +158,27 @@ def test_ready_and_drawn_reach_the_pages_own_channel_only():
 def test_other_messages_are_not_frame_messages():
     assert frame_socket.decode(b"\x00" * 64) is None
     assert frame_socket.decode(b"nnpFr") is None
+
+
+def test_a_frame_after_an_unsent_bokeh_change_goes_after_it():
+    """Reset clears a chart (a Bokeh change, sent when the callback ends) and shows the first
+    frame in the same callback: that frame must not overtake the clearing."""
+    async def check():
+        channel, root, source, rng, events = on_a_page()
+        handler = SimpleNamespace(ws_connection=FakeProtocol(), write_lock=Lock())
+        channel.page_socket = frame_socket.PageSocket.__new__(frame_socket.PageSocket)
+        channel.page_socket._handler = lambda: handler
+        doc = channel.document
+        doc.hold("collect")  # as pn.io.unlocked does around a frame
+        source.data = {name: [] for name in source.data}  # the clearing: held until the callback ends
+        with channel.batch(1):
+            channel.stream(source, dict(x=[1.0], y=[2.0], color=["a"], image=[np.zeros((2, 2), np.uint8)]))
+        doc.unhold()
+        with channel.batch(2):  # nothing waits now: a frame message
+            channel.set(rng, start=0.5)
+        return events, handler.ws_connection.written
+
+    events, written = asyncio.run(check())
+    assert [(type(e).__name__, getattr(getattr(e, "new", None), "frame", None)) for e in events] == [
+        ("ColumnDataChangedEvent", None), ("ModelChangedEvent", 1)]
+    assert [frame_socket.decode(message)[0]["frame"] for message, binary in written] == [2]

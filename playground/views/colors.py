@@ -93,10 +93,15 @@ def class_palette(n_classes: int, name: str = DEFAULT_PALETTE) -> list[str]:
 
 def to_levels(values: np.ndarray, low: float, high: float) -> np.ndarray:
     """Map ``values`` from [low, high] onto palette indexes 0..255 as uint8 (clipped)."""
+    # In place on one float copy (a frame's boundary: 10,000 values, every frame). NaN -> the
+    # middle level; +-inf -> the ends.
+    scaled = np.array(values, dtype=np.float64)
     with np.errstate(invalid="ignore"):
-        scaled = (np.asarray(values, dtype=np.float64) - low) / max(high - low, 1e-12)
-    scaled = np.nan_to_num(scaled, nan=0.5)
-    return np.clip(np.round(scaled * (LEVELS - 1)), 0, LEVELS - 1).astype(np.uint8)
+        scaled -= low
+        scaled *= (LEVELS - 1) / max(high - low, 1e-12)
+    scaled[np.isnan(scaled)] = (LEVELS - 1) / 2
+    np.clip(scaled, 0, LEVELS - 1, out=scaled)
+    return np.rint(scaled, out=scaled).astype(np.uint8)
 
 
 def point_colors(labels: np.ndarray, n_classes: int, name: str = DEFAULT_PALETTE) -> list[str]:

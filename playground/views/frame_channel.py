@@ -62,9 +62,12 @@ DIRECT = DirectWriter()
 FRAMES_SENT: collections.Counter = collections.Counter()
 
 # dtypes sent packed (as the page's typed arrays), and how: 64-bit integers go as 32-bit,
-# as Bokeh sends them (the page's typed arrays have no 64-bit integers it can draw).
-_WIRE_DTYPES = {"float64": "float64", "float32": "float32", "uint8": "uint8", "int32": "int32",
-                "int64": "int32", "uint32": "uint32", "int16": "int16", "uint16": "uint16", "int8": "int8"}
+# as Bokeh sends them (the page's typed arrays have no 64-bit integers it can draw). Keyed
+# by the dtype itself (native byte order only): its ``.name`` is computed in Python, slowly.
+_WIRE_DTYPES = {np.dtype(name): np.dtype(wire) for name, wire in {
+    "float64": "float64", "float32": "float32", "uint8": "uint8", "int32": "int32", "int64": "int32",
+    "uint32": "uint32", "int16": "int16", "uint16": "uint16", "int8": "int8"}.items()}
+_WIRE_NAMES = {dtype: dtype.name for dtype in _WIRE_DTYPES.values()} | {np.dtype("float64"): "float64"}
 
 
 class quietly:
@@ -162,17 +165,17 @@ class FrameChannel(JSComponent, DirectWriter):
         binary buffer, leaving ``{"array": [byte offset, dtype, shape]}``: Bokeh sends each
         array as its own buffer and websocket message, with a per-array cost (~50 µs) that a
         frame of twenty arrays felt."""
-        if isinstance(value, np.ndarray) and value.dtype.name in _WIRE_DTYPES:
-            wire = _WIRE_DTYPES[value.dtype.name]
-            if wire != value.dtype.name and value.size and np.abs(value).max() > np.iinfo(wire).max:
-                wire = "float64"  # too large for 32 bits
+        if isinstance(value, np.ndarray) and value.dtype in _WIRE_DTYPES:
+            wire = _WIRE_DTYPES[value.dtype]
+            if wire != value.dtype and value.size and np.abs(value).max() > np.iinfo(wire).max:
+                wire = np.dtype("float64")  # too large for 32 bits
             array = np.ascontiguousarray(value, dtype=wire)
             offset = self._packed_bytes
             data = array.tobytes()
             padding = -len(data) % 8  # every array starts 8-byte aligned
             self._arrays.append(data + b"\0" * padding)
             self._packed_bytes += len(data) + padding
-            return {"array": [offset, array.dtype.name, list(array.shape)]}
+            return {"array": [offset, _WIRE_NAMES[wire], list(array.shape)]}
         if isinstance(value, list) and value and isinstance(value[0], np.ndarray):
             return [self._packed(item) for item in value]
         return value

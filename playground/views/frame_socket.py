@@ -19,7 +19,9 @@ The page's script finds its Bokeh socket (the one that carries its next change),
 the frame messages before Bokeh's own handler, which never sees them. A message Bokeh would
 encode differently from plain JSON (a NaN, a model) is sent the Bokeh way instead, as is a
 frame while a Bokeh message is still being written to that socket (it must not overtake it),
-and every frame before READY or after the socket has closed. :func:`install` makes the
+a frame made after a Bokeh change not yet sent (a chart cleared by Reset in the same callback:
+Bokeh sends that change after the callback), and every frame before READY or after the
+socket has closed. :func:`install` makes the
 server hand these text messages to the channel before Bokeh's receiver sees them.
 
 Leans on Bokeh's ``WSHandler`` (``on_message``, ``write_lock``, ``connection``) and on
@@ -101,12 +103,19 @@ class PageSocket:
             return False
         if handler.write_lock._block._value == 0 or doc in _WRITE_MSGS or doc in _WRITE_BLOCK:
             return False  # a Bokeh message is being written, or waits: this frame would overtake it
+        if doc.callbacks._held_events or getattr(_server_session(doc), "_pending_writes", None):
+            return False  # a Bokeh change made earlier in this callback is still to be sent
         try:
             written = protocol.write_message(message, binary=True)
         except WebSocketClosedError:
             return False
         written.add_done_callback(_quietly_failed)
         return True
+
+
+def _server_session(doc):
+    context = doc.session_context
+    return getattr(context, "session", None) if context is not None else None
 
 
 def _quietly_failed(future) -> None:
