@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import time
 from typing import Awaitable, Callable
 
@@ -38,12 +39,13 @@ FAST_PAGE_S = 0.08  # ...until they take less than this again (in between: as it
 class Scheduler:
     """Runs a callback soon or after a delay on the event loop, and cancels it.
 
-    With a Bokeh server document (``doc.session_context`` set) the callback runs as one of
-    the document's callbacks: holding its lock, with ``pn.state.curdoc`` set (without it,
-    ``pn.io.unlocked`` does not batch a frame's changes into one message). The wait itself
-    is a plain asyncio timer: Bokeh's own timeout callbacks cost about as much server time
-    to add and remove as a small frame. Without a document (a notebook, a test) the
-    callback runs on the current asyncio loop.
+    With a Bokeh server document (``doc.session_context`` set) the callback runs holding the
+    document's lock (``session_context.with_locked_document``, as Bokeh runs its own
+    callbacks), with ``pn.state.curdoc`` set (without it, ``pn.io.unlocked`` does not batch
+    a frame's changes into one message). The wait is a plain asyncio timer, and the run a
+    plain task: Bokeh's own timeout and next-tick callbacks cost about a tenth of a frame's
+    server time to add and remove (each is an event of the document). Without a document
+    (a notebook, a test) the callback runs on the current asyncio loop.
     """
 
     def __init__(self, doc=None):
@@ -55,7 +57,9 @@ class Scheduler:
         scheduled = _Scheduled()
         doc = self.doc
 
-        async def with_curdoc():  # Bokeh sets its curdoc only while it calls, not awaits
+        async def with_curdoc(doc):
+            if scheduled.cancelled:  # while waiting for the lock
+                return
             with set_curdoc(doc):
                 result = callback()
                 if inspect.isawaitable(result):
@@ -66,7 +70,8 @@ class Scheduler:
             if scheduled.cancelled:
                 return
             if doc is not None:
-                scheduled.tick = doc.add_next_tick_callback(with_curdoc)
+                task = asyncio.ensure_future(doc.session_context.with_locked_document(with_curdoc))
+                task.add_done_callback(_log_failure)
                 return
             result = callback()
             if asyncio.iscoroutine(result):
@@ -86,11 +91,12 @@ class Scheduler:
         scheduled.cancelled = True
         if scheduled.timer is not None:
             scheduled.timer.cancel()
-        if scheduled.tick is not None and self.doc is not None:
-            try:
-                self.doc.remove_next_tick_callback(scheduled.tick)
-            except ValueError:  # it has run already
-                pass
+
+
+def _log_failure(task: asyncio.Task) -> None:
+    """A scheduled callback's error goes to the log (as Bokeh logs its callbacks' errors)."""
+    if not task.cancelled() and task.exception() is not None:
+        logging.getLogger(__name__).error("a scheduled callback failed", exc_info=task.exception())
 
 
 def _event_loop():
@@ -104,11 +110,10 @@ def _event_loop():
 
 
 class _Scheduled:
-    """What :meth:`Scheduler.later` scheduled: an asyncio timer, then a Bokeh callback."""
+    """What :meth:`Scheduler.later` scheduled: an asyncio timer, then a task."""
 
     def __init__(self):
         self.timer = None
-        self.tick = None
         self.cancelled = False
 
 

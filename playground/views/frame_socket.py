@@ -52,7 +52,8 @@ _HEAD = struct.Struct("<8sI")
 log = logging.getLogger(__name__)
 _ORIGINAL_ON_MESSAGE = WSHandler.on_message
 _channels: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # token -> FrameChannel
-_sockets: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # WSHandler -> FrameChannel
+# WSHandler -> weakref to its FrameChannel: neither keeps the other (nor its playground) alive
+_sockets: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _plain(value):
@@ -123,6 +124,10 @@ def _quietly_failed(future) -> None:
         future.exception()  # a tab closed while its frame was written: nothing to report
 
 
+def _gone():
+    return None
+
+
 def register(token: str, channel) -> None:
     """Let the page of ``channel`` say READY with ``token``."""
     _channels[token] = channel
@@ -130,7 +135,7 @@ def register(token: str, channel) -> None:
 
 def _heard(handler: WSHandler, text: str) -> None:
     if text.startswith(DRAWN):
-        number, channel = text[len(DRAWN):], _sockets.get(handler)
+        number, channel = text[len(DRAWN):], _sockets.get(handler, _gone)()
         if channel is not None and number.isdecimal() and len(number) <= 12:  # else not from our page
             channel.heard_drawn(int(number))
         return
@@ -141,7 +146,7 @@ def _heard(handler: WSHandler, text: str) -> None:
     if connection.session.document is not channel.document:
         log.warning("a page said READY for a frame channel of another session: ignored")
         return
-    _sockets[handler] = channel
+    _sockets[handler] = weakref.ref(channel)
     channel.page_socket = PageSocket(handler)
 
 
