@@ -148,6 +148,20 @@ class MemoryReclaimer:
             self._retried += 1
 
 
+def forget_views(session_context) -> None:
+    """Drop what Panel still keeps of an ended session's document in ``pn.state._views``.
+
+    Panel removes its page's entry there when a session ends, but not the entry of the
+    page's notification area when the page never connected (its websocket reached another
+    server process, or never came): that entry holds the document, and the document the
+    whole playground, for as long as the server runs (with ``--num-procs 2``, 27 of a room
+    of 30 were never freed)."""
+    doc = session_context._document
+    for ref, view in list(pn.state._views.items()):
+        if view[2] is doc:
+            del pn.state._views[ref]
+
+
 def send_without_delay(doc) -> None:
     """Turn off Nagle's algorithm on the page's websocket (TCP_NODELAY).
 
@@ -217,6 +231,7 @@ def page_factory(idle_pause_minutes: float = IDLE_PAUSE_MINUTES,
         if served:
             IdleWatch(app, 60 * idle_pause_minutes, 60 * session_timeout_minutes)
             reclaimer.track(app)
+            pn.state.on_session_destroyed(forget_views)
             pn.state.on_session_destroyed(reclaimer.session_destroyed)
             pn.state.onload(lambda: send_without_delay(doc))
         return app

@@ -115,6 +115,36 @@ def test_two_server_processes_share_the_room_fairly():
     assert room.sessions["processes_seen"] == 2 and room.sessions["during"] == 6, room.sessions
     assert min(room.frames_per_second) >= max(room.frames_per_second) / 4, room.frames_per_second
     assert room.sessions["after"] == 0 and room.idle_cpu_percent < 10, (room.sessions, room.idle_cpu_percent)
+    assert room.sessions["playgrounds_left"] == 0, room.sessions  # also those built twice (two processes)
+
+
+def test_a_session_whose_page_never_connects_is_freed():
+    """With several processes a page's websocket may reach another process than the page
+    itself: the first session never connects. Once it ends, its playground is freed."""
+    async def scenario():
+        from tornado.httpclient import AsyncHTTPClient
+
+        http = AsyncHTTPClient(force_instance=True)
+        server = ServerProcess(_free_port(), num_procs=2)
+        try:
+            await server.wait_ready(http)
+            for _ in range(4):  # the page, without its websocket
+                await http.fetch(f"http://127.0.0.1:{server.port}/", request_timeout=60)
+            built = await server.stats(http, polls=24)
+            deadline = time.monotonic() + 45  # ended after 5 s unused; collected 2, 4, 8 s later
+            stats = built
+            while stats["sessions"] or stats["reclaim_pending"] or stats["playgrounds"]:
+                assert time.monotonic() < deadline, f"still held after 45 s: {stats}"
+                await asyncio.sleep(0.5)  # polling the server's counts
+                stats = await server.stats(http, polls=24)
+            return built, stats, server.errors()
+        finally:
+            http.close()
+            server.stop()
+
+    built, stats, errors = asyncio.run(scenario())
+    assert built["playgrounds"] >= 2, built  # (the first may have ended while the last was built)
+    assert stats["processes_seen"] == 2 and not errors, (stats, errors)
 
 
 def test_a_page_slow_to_connect_keeps_its_session_and_a_new_session_uses_local_style_sheets():
