@@ -1,20 +1,22 @@
-"""One Bokeh change per frame: a frame's updates to every chart of the page, sent together.
+"""One message per frame: a frame's updates to every chart of the page, sent together.
 
 Bokeh sends each change of a model (a patched column, a moved axis range, a new readout
 text) as its own event, and builds each on the server through its property machinery
 (validation, change detection, callbacks). For a page that changes a dozen models twenty
 times a second, in a room of thirty, that machinery was most of the server's time. So a
 frame's changes go through a :class:`FrameChannel`: the server applies each to its own copy
-of the model *quietly* (no event, see :class:`quietly`), collects them, and sends them all as
-one value of the channel's ``changes``; the channel's script on the page applies them to the
-page's models exactly as Bokeh applies its own events (``setv``, ``stream_to``,
-``patch_to``, all with ``sync: false``, so nothing echoes back).
+of the model *quietly* (no event, see :class:`quietly`), collects them, and sends them all
+together: as one binary message on the page's websocket once the page has said it reads
+them (:mod:`.frame_socket`), else as one value of the channel's ``changes``. The channel's
+script on the page applies them to the page's models exactly as Bokeh applies its own
+events (``setv``, ``stream_to``, ``patch_to``, all with ``sync: false``, so nothing echoes
+back).
 
 Outside a frame (:meth:`FrameChannel.batch`) the same calls are plain Bokeh changes: views
 need not know which they are in. :data:`DIRECT` is the writer for views not on a channel.
 
 The channel also carries the frame pacing: each batch is numbered, and the page echoes the
-number in ``drawn`` once it has painted that frame.
+number once it has painted that frame (a frame_socket message, or ``drawn``).
 
 Ordering: a batch is sent after the Bokeh events made before it in the same message. Views
 therefore change a model either through the writer during a frame or directly between
@@ -107,7 +109,8 @@ class quietly:
 
 
 class FrameChannel(JSComponent, DirectWriter):
-    """Carries each frame's changes to the page as one Bokeh event, and paces the frames.
+    """Carries each frame's changes to the page as one message (a frame message, see
+    :mod:`.frame_socket`, or one Bokeh event), and paces the frames.
 
     ``changes`` = (frame=number, ack=bool, ops=[[model id, kind, value, rollover], ...], arrays=bytes)
     with kind "set" (value: properties), "data" (columns to replace), "stream" (rows) or
