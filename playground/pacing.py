@@ -71,7 +71,8 @@ class Scheduler:
                 return
             if doc is not None:
                 task = asyncio.ensure_future(doc.session_context.with_locked_document(with_curdoc))
-                task.add_done_callback(_log_failure)
+                _RUNNING.add(task)  # the loop holds its tasks weakly
+                task.add_done_callback(_finished)
                 return
             result = callback()
             if asyncio.iscoroutine(result):
@@ -93,8 +94,12 @@ class Scheduler:
             scheduled.timer.cancel()
 
 
-def _log_failure(task: asyncio.Task) -> None:
+_RUNNING: set[asyncio.Task] = set()  # scheduled callbacks' tasks until they end
+
+
+def _finished(task: asyncio.Task) -> None:
     """A scheduled callback's error goes to the log (as Bokeh logs its callbacks' errors)."""
+    _RUNNING.discard(task)
     if not task.cancelled() and task.exception() is not None:
         logging.getLogger(__name__).error("a scheduled callback failed", exc_info=task.exception())
 

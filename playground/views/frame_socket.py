@@ -19,10 +19,10 @@ The page's script finds its Bokeh socket (the one that carries its next change),
 the frame messages before Bokeh's own handler, which never sees them. A message Bokeh would
 encode differently from plain JSON (a NaN, a model) is sent the Bokeh way instead, as is a
 frame while a Bokeh message is still being written to that socket (it must not overtake it),
-a frame made after a Bokeh change not yet sent (a chart cleared by Reset in the same callback:
-Bokeh sends that change after the callback), and every frame before READY or after the
-socket has closed. :func:`install` makes the
-server hand these text messages to the channel before Bokeh's receiver sees them.
+a frame made after a Bokeh change not yet sent (a chart cleared by Reset in the same
+callback: Bokeh sends that change after the callback), and every frame before READY or
+after the socket has closed. :func:`install` makes the server hand these text messages to
+the channel before Bokeh's receiver sees them.
 
 Leans on Bokeh's ``WSHandler`` (``on_message``, ``write_lock``, ``connection``) and on
 Panel's queue of messages waiting for that lock; :func:`install` checks they are there.
