@@ -35,16 +35,22 @@ class ClosedSocket:
         raise WebSocketClosedError()
 
 
-def close_during_keep_alive():
-    """A connection whose websocket closed: the keep-alive job pings it, a message that
-    arrived before the close is handled, then tornado runs the websocket's on_close."""
+def a_closed_page(close_code: int):
+    """(server, connection, session, websocket handler) of a page whose websocket closed."""
     session = RecordingSession()
     app = object.__new__(BokehTornado)
     connection = ServerConnection(None, ClosedSocket(), None, session)
     app._clients = {connection}
     handler = object.__new__(WSHandler)
     handler.connection, handler.application = connection, app
-    handler.close_code, handler.close_reason = 1001, None
+    handler.close_code, handler.close_reason = close_code, None
+    return app, connection, session, handler
+
+
+def close_during_keep_alive():
+    """A connection whose websocket closed: the keep-alive job pings it, a message that
+    arrived before the close is handled, then tornado runs the websocket's on_close."""
+    app, connection, session, handler = a_closed_page(1001)
     app._keep_alive()
     ServerSession.patch("drawn=4", connection)
     WSHandler.on_close(handler)
@@ -71,13 +77,7 @@ def test_without_the_fix_bokeh_fails_on_that_page():
 
 
 def test_a_page_closed_normally_is_let_go_as_bokeh_does(fixed):
-    session = RecordingSession()
-    app = object.__new__(BokehTornado)
-    connection = ServerConnection(None, ClosedSocket(), None, session)
-    app._clients = {connection}
-    handler = object.__new__(WSHandler)
-    handler.connection, handler.application = connection, app
-    handler.close_code, handler.close_reason = 1000, None
+    app, connection, session, handler = a_closed_page(1000)
     WSHandler.on_close(handler)
     assert session.heard == ["subscribed", "connection lost", "unsubscribed"]
     assert app._clients == set() and connection._session is None
