@@ -54,9 +54,35 @@ def _check_cuda() -> str | None:
         if not cuda.is_available():
             return "no usable CUDA GPU found (numba.cuda.is_available() is False)"
     except Exception as err:  # a broken CUDA install must not stop the cpu backend
-        first_line = (str(err).strip().splitlines() or [""])[0]
-        return f"numba-cuda failed to start ({type(err).__name__}: {first_line})"
+        return f"numba-cuda failed to start ({_first_line(err)})"
+    try:
+        if not _probe_kernel_runs():
+            return "numba-cuda ran a test kernel that wrote the wrong value"
+    except Exception as err:
+        return f"numba-cuda failed to compile and run a test kernel ({_first_line(err)})"
     return None
+
+
+def _first_line(err: Exception) -> str:
+    return f"{type(err).__name__}: {(str(err).strip().splitlines() or [''])[0]}"
+
+
+def _probe_kernel_runs() -> bool:
+    """Compile and run a one-thread kernel (about a second, once per process).
+
+    numba-cuda can import and see a GPU and still fail at its first compile: numba-cuda
+    0.30 with numpy 2.5, which dropped ``np.row_stack``, raises AttributeError there. Found
+    here, ``auto`` picks the cpu backend instead of one whose every kernel would fail."""
+    import numpy as np
+    from numba import cuda
+
+    @cuda.jit
+    def write_one(out):
+        out[0] = 1.0
+
+    out = cuda.to_device(np.zeros(1))
+    write_one[1, 1](out)
+    return float(out.copy_to_host()[0]) == 1.0
 
 
 @lru_cache(maxsize=1)

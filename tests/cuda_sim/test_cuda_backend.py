@@ -1,4 +1,4 @@
-"""The cuda backend under the Numba CUDA simulator: the same checks as the cpu backend's
+"""The cuda backend, on the GPU or under the Numba CUDA simulator: the same checks as the cpu backend's
 (tests/test_kernels.py) on tiny shapes -- gradients, every optimizer, the fused kernel
 for tiny nets, the tiled path, the boundary grid -- against the NumPy reference.
 
@@ -17,10 +17,13 @@ from kernels.cuda import CudaBackend  # noqa: E402
 from tests.test_kernels import REGULARIZATIONS, finite_difference, problem, random_configuration  # noqa: E402
 
 from numba import cuda  # noqa: E402
+from numba.cuda import config as cuda_config  # noqa: E402
 
 F64 = dict(rtol=1e-9, atol=1e-11)
 F32 = dict(rtol=1e-4, atol=1e-5)
 SIM_TILE = 4  # 16 threads a block: several tiles and ragged edges on tiny shapes
+on_real_gpu = pytest.mark.skipif(bool(cuda_config.ENABLE_CUDASIM),
+                                 reason="real sizes: too slow for the simulator, run where a GPU is")
 
 
 def tiled(spec, params, dtype="float64"):
@@ -44,13 +47,29 @@ def assert_same_network(fast, reference, X, tol):
 
 # --------------------------------------------------------------------------- selection
 
-def test_simulator_counts_as_a_gpu_and_auto_picks_cuda():
+def test_auto_picks_cuda_on_a_gpu_or_the_simulator():
     assert cuda.is_available()
     assert "cuda" in available_backends()
     assert resolve_backend("auto") == "cuda"
     spec = NetworkSpec((2, 3, 1), ("tanh",), "mse")
     backend = make_backend("auto", spec, initial_parameters(spec, "xavier", 0), "float32")
     assert isinstance(backend, CudaBackend) and backend.params.dtype == np.float32
+
+
+def test_a_numba_cuda_that_cannot_compile_leaves_auto_on_cpu(monkeypatch):
+    """numba-cuda 0.30 with numpy 2.5 sees the GPU but fails at its first compile."""
+    import kernels
+
+    def broken_compiler():
+        raise AttributeError("module 'numpy' has no attribute 'row_stack'")
+
+    assert kernels._check_cuda() is None
+    monkeypatch.setattr(kernels, "_probe_kernel_runs", broken_compiler)
+    reason = kernels._check_cuda()
+    assert reason == ("numba-cuda failed to compile and run a test kernel "
+                      "(AttributeError: module 'numpy' has no attribute 'row_stack')")
+    monkeypatch.setattr(kernels, "cuda_unavailable_reason", lambda: reason)
+    assert resolve_backend("auto") == "cpu" and "cuda" not in available_backends()
 
 
 def test_fused_or_tiled_is_picked_by_size():
@@ -254,3 +273,48 @@ def test_parameters_and_data_stay_on_the_device():
     np.testing.assert_allclose(backend.get_params(), params, rtol=1e-7)
     with pytest.raises(ValueError, match="expected 13 parameters"):
         backend.set_params(np.zeros(3))
+
+
+# --------------------------------------------------------------------------- real sizes (GPU only)
+
+@on_real_gpu
+@pytest.mark.parametrize("dtype,tol", [("float64", F64), ("float32", dict(rtol=2e-3, atol=2e-4))])
+def test_real_sizes_train_like_reference_on_the_gpu(dtype, tol):
+    """Default tiles (16x16) and blocks (256 threads) over shapes that need many of them:
+    a 2-64-48-3 net, batches of 200 rows, 3 steps with momentum, then the 100x100
+    boundary grid. (Momentum, not Adam: Adam divides by the root of tiny squared
+    gradients, which float32 rounding can change by a whole learning rate.)"""
+    rng = np.random.default_rng(11)
+    spec = NetworkSpec((2, 64, 48, 3), ("relu", "tanh"), "ce")
+    params = initial_parameters(spec, "he", 11)
+    X = rng.normal(size=(600, 2))
+    T = np.eye(3)[rng.integers(0, 3, 600)]
+    settings = OptimizerSettings.with_defaults("momentum", learning_rate=0.05)
+    order, bounds = rng.permutation(600), np.array([0, 200, 400, 600])
+    fast = CudaBackend(spec, params, dtype)
+    reference = make_backend("reference", spec, params)
+    fast.train(X.astype(dtype), T.astype(dtype), order, bounds, settings)
+    reference.train(X, T, order, bounds, settings)
+    assert fast.last_path == "tiled" and fast.step == reference.step == 3
+    np.testing.assert_allclose(fast.get_params(), reference.get_params(), **tol)
+    xs = np.linspace(-6, 6, 100)
+    grid = np.column_stack([a.ravel() for a in np.meshgrid(xs, xs)])
+    np.testing.assert_allclose(fast.logits(grid.astype(dtype)), reference.logits(grid), **tol)
+
+
+@on_real_gpu
+def test_a_tiny_net_trains_a_whole_epoch_in_one_launch_on_the_gpu():
+    """The fused kernel with a real block (a warp multiple) on the app's default shape:
+    2-4-2-1, 10-row batches, one epoch of 20 steps."""
+    rng = np.random.default_rng(12)
+    spec = NetworkSpec((2, 4, 2, 1), ("tanh", "tanh"), "bce")
+    params = initial_parameters(spec, "xavier", 12)
+    X, T = rng.normal(size=(200, 2)), rng.integers(0, 2, (200, 1)).astype(float)
+    settings = OptimizerSettings.with_defaults("sgd", learning_rate=0.03)
+    order, bounds = rng.permutation(200), np.arange(0, 201, 10)
+    fast = CudaBackend(spec, params, "float64")
+    reference = make_backend("reference", spec, params)
+    fast.train(X, T, order, bounds, settings)
+    reference.train(X, T, order, bounds, settings)
+    assert fast.last_path == "fused" and fast.step == 20
+    np.testing.assert_allclose(fast.get_params(), reference.get_params(), **F64)

@@ -1,5 +1,6 @@
-"""``nn-playground train --backend cuda`` under the simulator: the same losses as cpu."""
+"""``nn-playground train --backend cuda`` (GPU or simulator): the same losses as cpu."""
 import json
+import os
 
 import pytest
 
@@ -35,6 +36,7 @@ def test_auto_backend_is_cuda_here(capsys):
     assert summary["backend"] == "cuda" and summary["dtype"] == "float32"
 
 
+@pytest.mark.skipif(os.environ.get("NUMBA_ENABLE_CUDASIM", "0") in ("", "0"), reason="simulator only")
 def test_bench_leaves_the_simulator_out():
     from playground import bench
 
