@@ -43,6 +43,19 @@ def test_cuda_is_listed_only_where_it_can_run():
     assert resolve_backend("auto") == ("cuda" if cuda_unavailable_reason() is None else "cpu")
 
 
+@pytest.mark.parametrize("gpu", [True, False])
+def test_auto_trains_playground_nets_on_the_cpu_and_wide_nets_on_a_gpu(monkeypatch, gpu):
+    from kernels import CPU_MAX_UNITS, NetworkSpec
+
+    monkeypatch.setattr(kernels, "cuda_unavailable_reason", lambda: None if gpu else "no CUDA GPU here")
+    widest_tiny = NetworkSpec((2, CPU_MAX_UNITS, CPU_MAX_UNITS, 1), ("tanh", "tanh"), "mse")
+    wide = NetworkSpec((2, CPU_MAX_UNITS + 1, 1), ("relu",), "mse")
+    many_classes = NetworkSpec((2, 4, CPU_MAX_UNITS + 1), ("relu",), "ce")
+    assert resolve_backend("auto", widest_tiny) == "cpu"
+    assert resolve_backend("auto", wide) == resolve_backend("auto", many_classes) == ("cuda" if gpu else "cpu")
+    assert resolve_backend("cpu", wide) == "cpu"
+
+
 def test_asking_for_cuda_without_a_gpu_says_what_to_use(capsys):
     if cuda_unavailable_reason() is None:
         pytest.skip("the cuda backend can run here")

@@ -51,9 +51,11 @@ def test_auto_picks_cuda_on_a_gpu_or_the_simulator():
     assert cuda.is_available()
     assert "cuda" in available_backends()
     assert resolve_backend("auto") == "cuda"
-    spec = NetworkSpec((2, 3, 1), ("tanh",), "mse")
+    spec = NetworkSpec((2, 9, 1), ("tanh",), "mse")  # wide: a layer over CPU_MAX_UNITS
     backend = make_backend("auto", spec, initial_parameters(spec, "xavier", 0), "float32")
     assert isinstance(backend, CudaBackend) and backend.params.dtype == np.float32
+    tiny = NetworkSpec((2, 8, 1), ("tanh",), "mse")
+    assert make_backend("auto", tiny, initial_parameters(tiny, "xavier", 0)).name == "cpu"
 
 
 def test_a_numba_cuda_that_cannot_compile_leaves_auto_on_cpu(monkeypatch):

@@ -30,10 +30,12 @@ def test_cuda_float64_trains_like_cpu(capsys, optimizer):
     assert cuda["test_loss"] == pytest.approx(cpu["test_loss"], rel=0, abs=1e-9)
 
 
-def test_auto_backend_is_cuda_here(capsys):
-    summary = train_json(capsys, "--dataset", "circle", "--points", 20, "--hidden", "3", "--epochs", 1,
-                         "--dtype", "float32")
+def test_auto_backend_is_cuda_here_for_a_wide_net_only(capsys):
+    summary = train_json(capsys, "--dataset", "circle", "--points", 20, "--wide", "--hidden", "9",
+                         "--epochs", 1, "--dtype", "float32")
     assert summary["backend"] == "cuda" and summary["dtype"] == "float32"
+    tiny = train_json(capsys, "--dataset", "circle", "--points", 20, "--hidden", "8", "--epochs", 1)
+    assert tiny["backend"] == "cpu"
 
 
 @pytest.mark.skipif(os.environ.get("NUMBA_ENABLE_CUDASIM", "0") in ("", "0"), reason="simulator only")
