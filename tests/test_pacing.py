@@ -66,7 +66,7 @@ def test_a_page_that_draws_every_frame_gets_the_capped_rate(loop):
 
 
 def test_a_slow_page_gets_no_more_frames_than_it_draws(loop):
-    pacer, starts = make_pacer(loop, interval_s=0.01, in_flight=2, ack_timeout_s=10.0)
+    pacer, starts = make_pacer(loop, interval_s=0.01, in_flight=2, ack_timeout_s=10.0, rest=0.0)
     loop.run_until(1.0)
     assert len(starts) == 2  # two in flight, none drawn: nothing more
     pacer.drawn(1)
@@ -115,7 +115,7 @@ def test_an_acknowledgement_while_a_frame_is_running_does_not_start_a_second(loo
 
 
 def test_a_slow_page_gets_one_frame_at_a_time_and_a_fast_one_two(loop):
-    pacer, starts = make_pacer(loop, interval_s=0.01, in_flight=2, ack_timeout_s=10.0)
+    pacer, starts = make_pacer(loop, interval_s=0.01, in_flight=2, ack_timeout_s=10.0, rest=0.0)
     t = 0.0
     for _ in range(20):  # the page paints each frame 0.3 s after it was sent
         t += 0.3
@@ -131,7 +131,7 @@ def test_a_slow_page_gets_one_frame_at_a_time_and_a_fast_one_two(loop):
 
 
 def test_a_fast_page_acknowledges_every_second_frame_and_never_waits_for_one_not_asked(loop):
-    pacer, starts = make_pacer(loop, interval_s=0.01, in_flight=3, ack_timeout_s=10.0)
+    pacer, starts = make_pacer(loop, interval_s=0.01, in_flight=3, ack_timeout_s=10.0, rest=0.0)
     asked = []
     t = 0.0
     for _ in range(100):  # the page paints a frame 20 ms after it was sent; echoes the asked ones
@@ -157,3 +157,28 @@ def test_a_fast_page_acknowledges_every_second_frame_and_never_waits_for_one_not
     assert pacer.in_flight == 1
     later = starts[slow_from:]
     assert len(later) >= 8 and max(b - a for a, b in zip(later, later[1:])) < 1.0, later
+
+
+def test_a_slow_page_rests_between_frames_so_that_it_can_answer_clicks(loop):
+    pacer, starts = make_pacer(loop, interval_s=0.01, in_flight=1, ack_timeout_s=10.0, rest=2.0)
+    loop.run_until(0.3)
+    pacer.drawn(1)  # 300 ms from sending to painting: a slow page, idle for 2 x 300 ms
+    loop.run_until(0.899)
+    assert len(starts) == 1
+    loop.run_until(0.901)
+    assert len(starts) == 2 and starts[1] == pytest.approx(0.9)
+    loop.run_until(3.901)
+    pacer.drawn(2)  # 3 s: smoothed to 1.11 s, but it rests 1 s at most
+    loop.run_until(4.899)
+    assert len(starts) == 2
+    loop.run_until(4.902)
+    assert len(starts) == 3 and starts[2] == pytest.approx(4.901)
+    for _ in range(12):  # it draws fast again (20 ms after sending): its rest shrinks to none
+        loop.run_until(starts[-1] + 0.02)
+        pacer.drawn(pacer.frames_sent)
+        loop.run_until(loop.now + pacer.rest_s() + 0.001)
+    assert pacer.draw_s <= 0.2 and pacer.rest_s() == 0.0
+    loop.run_until(starts[-1] + 0.02)
+    pacer.drawn(pacer.frames_sent)
+    loop.run_until(loop.now + 0.001)
+    assert starts[-1] == pytest.approx(loop.now - 0.001)  # at once on the acknowledgement
