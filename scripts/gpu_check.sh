@@ -3,8 +3,8 @@
 #   1. the cuda backend's tests on the GPU (tests/cuda_sim collects itself where a GPU is),
 #      and tests/test_cuda.py (which also runs them under the simulator);
 #   2. `nn-playground bench` and `bench --sweep`: kernel timings with the cuda column;
-#   3. the room bench, 30 sessions: training on the GPU (the app's `auto` backend), then
-#      with the GPU hidden (CUDA_VISIBLE_DEVICES=) so the same room runs on the cpu kernels.
+#   3. the room bench, 30 sessions on one and on two server processes (the app's nets are
+#      tiny: `auto` trains them on the cpu kernels, GPU or not; see kernels.CPU_MAX_UNITS).
 # Usage: bash scripts/gpu_check.sh [LOG_DIR]   (each step's full output goes to LOG_DIR)
 set -u
 logs=${1:-gpu-check-logs}
@@ -31,6 +31,5 @@ $py -c "import kernels; print('cuda here:', kernels.cuda_unavailable_reason() or
 step cuda-tests 150 $py -m pytest -q -p no:cacheprovider --durations=5 tests/cuda_sim tests/test_cuda.py
 TAIL=16 step bench 120 $py -m playground.cli bench
 step sweep 70 $py -m playground.cli bench --sweep
-TAIL=8 step room-gpu-2procs 90 $py -m playground.cli bench --load 30 --seconds 20 --num-procs 2
-TAIL=8 step room-cpu-2procs 90 env CUDA_VISIBLE_DEVICES= $py -m playground.cli bench --load 30 --seconds 20 --num-procs 2
-TAIL=8 step room-cpu-1proc 90 env CUDA_VISIBLE_DEVICES= $py -m playground.cli bench --load 30 --seconds 20
+TAIL=8 step room-2procs 90 $py -m playground.cli bench --load 30 --seconds 20 --num-procs 2
+TAIL=8 step room-1proc 90 $py -m playground.cli bench --load 30 --seconds 20
