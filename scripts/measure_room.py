@@ -8,7 +8,9 @@ Play on every one, and once all are training, measures for ``--seconds``:
 - updates per second that each page received (epoch readout changes applied by the page),
   min / median / max (fair sharing: the slowest against the fastest);
 - clicks answered while all train: on each page in turn, Pause -> the button reads "Play",
-  then Play -> it reads "Pause", timed from the click to the label in the page (ms);
+  then Play -> it reads "Pause", timed from the browser taking the click in (the mousedown
+  event's timeStamp) to the label changing in the page (ms); also from before this driver
+  sent the click, which adds its own round trips to the busy page and waits for CPU;
 - page errors and console errors, and tracebacks in the server's log;
 - the server's CPU (% of one core) during the window.
 """
@@ -31,7 +33,10 @@ READY_MS = 300_000
 
 PROBE = r"""
 window.room = (() => {
-  const r = {received: 0, label: null, labelAt: 0};
+  const r = {received: 0, label: null, labelAt: 0, pressedAt: 0};
+  // when the browser took the click in (a trusted event's timeStamp: its creation, before it
+  // waited for the page's main thread), on the clock of performance.now()
+  window.addEventListener('mousedown', (e) => { r.pressedAt = e.timeStamp; }, true);
   const doc = () => (window.Bokeh && Bokeh.documents && Bokeh.documents.length) ? Bokeh.documents[0] : null;
   const model = (name) => { const d = doc(); return d ? d.get_model_by_name(name) : null; };
   const button = () => {
@@ -88,13 +93,19 @@ def measure(pages: int, seconds: float, num_procs: int) -> dict:
                 page.evaluate("room.listen()")
             loaded_s = time.monotonic() - opened
 
-            def click_and_wait(page, label_before: str, label_after: str) -> float:
+            def click_and_wait(page, label_before: str, label_after: str, driver: list | None = None) -> float:
+                """Click, wait for the label; ms from the browser taking the click in to the
+                label changing in the page (``driver``: also from before the test driver sent
+                it, which adds this process's round trips to the busy page)."""
                 button = page.get_by_role("button", name=label_before, exact=True)
                 box = button.bounding_box()
                 clicked = page.evaluate("performance.now()")
                 page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
                 page.wait_for_function(f"() => room.label === {json.dumps(label_after)}", timeout=30_000)
-                return page.evaluate("room.labelAt") - clicked
+                label_at, pressed_at = page.evaluate("[room.labelAt, room.pressedAt]")
+                if driver is not None:
+                    driver.append(label_at - clicked)
+                return label_at - (pressed_at if pressed_at >= clicked else clicked)
 
             for page in tabs:
                 click_and_wait(page, "Play", "Pause")
@@ -110,11 +121,11 @@ def measure(pages: int, seconds: float, num_procs: int) -> dict:
             cpu = 100 * (server.cpu_seconds() - cpu0) / window
             rates = [(b - a) / window for a, b in zip(counts0, counts1)]
 
-            pause_ms, play_ms = [], []
+            pause_ms, play_ms, driver_ms = [], [], []
             for i, page in enumerate(tabs):  # while the others train
                 for before, after, times in (("Pause", "Play", pause_ms), ("Play", "Pause", play_ms)):
                     try:
-                        times.append(click_and_wait(page, before, after))
+                        times.append(click_and_wait(page, before, after, driver_ms))
                     except PlaywrightTimeout:
                         errors.append(f"page {i}: a click on {before} was not answered within 30 s")
             browser.close()
@@ -124,6 +135,7 @@ def measure(pages: int, seconds: float, num_procs: int) -> dict:
     return {"pages": pages, "seconds": seconds, "num_procs": num_procs, "loaded_s": round(loaded_s, 1),
             "updates_per_s": [round(r, 2) for r in rates], "server_cpu_percent": round(cpu, 1),
             "pause_ms": [round(x) for x in pause_ms], "play_ms": [round(x) for x in play_ms],
+            "with_driver_ms": [round(x) for x in driver_ms],
             "page_errors": errors, "server_errors": server_errors}
 
 
@@ -151,6 +163,7 @@ def main(argv=None) -> int:
     print(f"updates received per page per second: {summary(r['updates_per_s'])}")
     print(f"server CPU: {r['server_cpu_percent']:.0f}% of a core")
     print(f"Pause -> 'Play' (ms): {summary(r['pause_ms'])};  Play -> 'Pause' (ms): {summary(r['play_ms'])}")
+    print(f"  the same clicks timed from before this driver sent them (ms): {summary(r['with_driver_ms'])}")
     print(f"page errors: {len(r['page_errors'])}; server log errors: {len(r['server_errors'])}")
     for line in (r["page_errors"] + r["server_errors"])[:10]:
         print("  " + line)
