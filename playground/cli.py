@@ -338,7 +338,9 @@ def run_serve(args) -> int:
         raise UsageError(f"--num-procs must be a whole number from 1 to 64, got {args.num_procs!r}") from None
     idle_pause = _minutes_flag("--idle-pause-minutes", args.idle_pause_minutes)
     session_timeout = _minutes_flag("--session-timeout-minutes", args.session_timeout_minutes)
-    print(f"nn-playground: serving at http://localhost:{port}/ (Ctrl+C stops)", file=sys.stderr)
+    print(f"nn-playground: starting at http://localhost:{port}/ (the first start after an install "
+          "compiles the kernels, up to a minute; 'Launching server' says it is up; Ctrl+C stops)",
+          file=sys.stderr)
     try:
         serve(port=port, address=args.address, show=args.show, num_procs=num_procs,
               allow_websocket_origin=args.allow_websocket_origin or [],
