@@ -157,9 +157,10 @@ class FramePacer:
 
     # ------------------------------------------------------------------ from the app
     def start(self, scheduler: Scheduler) -> None:
-        """Play: frames from now on, the first at once."""
+        """Play: frames from now on, the first at once (a slow page's rest included)."""
         self.scheduler = scheduler
         self.running = True
+        self.last_drawn_at = float("-inf")
         self._schedule()
 
     def stop(self) -> None:

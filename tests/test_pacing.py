@@ -173,6 +173,12 @@ def test_a_slow_page_rests_between_frames_so_that_it_can_answer_clicks(loop):
     assert len(starts) == 2
     loop.run_until(4.902)
     assert len(starts) == 3 and starts[2] == pytest.approx(4.901)
+    loop.run_until(5.0)
+    pacer.drawn(3)  # resting now; Pause and Play again: the first frame comes at once
+    pacer.stop()
+    pacer.start(loop)
+    loop.run_until(5.001)
+    assert len(starts) == 4 and starts[3] == pytest.approx(5.0)
     for _ in range(12):  # it draws fast again (20 ms after sending): its rest shrinks to none
         loop.run_until(starts[-1] + 0.02)
         pacer.drawn(pacer.frames_sent)
