@@ -168,7 +168,7 @@ class Playground(pn.viewable.Viewer):
                 "; ".join(link_problems)) + ".</span>"
         self.config.param.watch(self._update_link, RunConfig.setting_names())
         # The secondary pictures sit in tabs: only the open one costs the browser a redraw,
-        # and the layer histograms are only computed while their tab is open.
+        # and the layer histograms are only sent while their tab is open (see LayerStats.show).
         self.secondary_tabs = pn.Tabs(("Gradient norms", self.gradient_chart), ("Layers", self.layer_stats),
                                       ("Descent path", self.landscape), dynamic=True)
         self.secondary_tabs.param.watch(lambda event: self.layer_stats._redraw(), "active")
@@ -633,7 +633,7 @@ class Playground(pn.viewable.Viewer):
             self.landscape.record(frame.params)
             self.gradient_chart.show(frame)
             self.network.show(frame, maps, self.session.loss)
-            # Its tab closed (not on the page): kept for when it opens, not drawn.
+            # Its tab closed (not on the page): updated in place for when it opens, not sent.
             on_page = not self.channel.on_a_page or self.layer_stats.figures[0].document is not None
             self.layer_stats.show(frame, fractions, draw=on_page)
         if frame.diverged:

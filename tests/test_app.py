@@ -207,6 +207,24 @@ def test_layer_statistics_follow_the_chosen_layer(app):
     assert "sigmoid: saturated" in stats.units.text
 
 
+def test_closed_layer_histograms_are_updated_in_place_for_when_their_tab_opens(app):
+    """Panel renders an opened tab before the tab's watchers run: what its models hold then
+    is what the page first shows. With the tab closed, the histograms are set in place,
+    without change events (nothing on a page to send them to)."""
+    stats = app.layer_stats
+    events = []
+    stats.weights.on_change("data", lambda attr, old, new: events.append(attr))
+    app._step_once()
+    frame, fractions = stats._last
+    weights = app.session.spec.layout().weights(app.session.last_frame.params, 0).ravel()
+    stats.weights.data.update(left=[], right=[], top=[])  # a stale first draw
+    events.clear()
+    stats.show(frame, fractions, draw=False)
+    assert stats.weights.data["left"][0] == pytest.approx(weights.min())
+    assert stats.weights.data["right"][-1] == pytest.approx(weights.max())
+    assert events == []
+
+
 def test_a_link_opens_its_setup_and_bad_entries_fall_back():
     app = Playground(query={"dataset": "xor", "hidden": "3,3", "activation": "relu", "learning_rate": "0.1",
                             "noise": "900", "optimizer": "<script>alert(1)</script>", "csv": "/etc/passwd",

@@ -9,9 +9,21 @@ from bokeh.models import ColumnDataSource, Div
 from bokeh.plotting import figure
 
 from ..session import Frame, Session
-from .frame_channel import DIRECT
+from .frame_channel import DIRECT, quietly
 
 BINS = 24
+
+
+class _OffPage:
+    """A writer for models on no page: sets their values in place, without change events."""
+
+    @staticmethod
+    def data(source, **columns) -> None:
+        quietly.data(source, columns)
+
+    @staticmethod
+    def set(model, **properties) -> None:
+        quietly.set(model, properties)
 
 
 def histogram(values: np.ndarray) -> dict:
@@ -69,20 +81,20 @@ class LayerStats(pn.viewable.Viewer):
             self.show(*self._last)
 
     def show(self, frame: Frame, fractions: tuple[list[float], list[float]] | None, draw: bool = True) -> None:
-        """Draw the histograms of ``frame``; ``draw=False`` only keeps it, for :meth:`_redraw`
-        (the view is not on the page: its tab is closed)."""
+        """Draw the histograms of ``frame``. ``draw=False``: the view is on no page (its tab
+        is closed), so its models are only updated in place, without change events; Panel
+        renders the tab with them when it opens (before the tab's watcher could redraw)."""
         if self._session is None:
             return
         self._last = (frame, fractions)
-        if not draw:
-            return
+        writer = self.writer if draw else _OffPage
         names = self.param.layer.objects
         index = names.index(self.layer) if self.layer in names else 0
         layout = self._session.spec.layout()
-        self.writer.data(self.weights, **histogram(layout.weights(frame.params, index).ravel()))
+        writer.data(self.weights, **histogram(layout.weights(frame.params, index).ravel()))
         if frame.gradient is not None:
             magnitude = np.abs(layout.weights(frame.gradient, index).ravel())
-            self.writer.data(self.gradients, **histogram(np.log10(magnitude[magnitude > 0])))
+            writer.data(self.gradients, **histogram(np.log10(magnitude[magnitude > 0])))
         if fractions is not None and index < len(fractions[0]):
             saturated, dead = fractions[0][index], fractions[1][index]
             activation = self._session.spec.activations[index]
@@ -91,4 +103,4 @@ class LayerStats(pn.viewable.Viewer):
         else:
             text = "<small>output layer</small>"
         if text != self.units.text:
-            self.writer.set(self.units, text=text)
+            writer.set(self.units, text=text)
