@@ -1,6 +1,7 @@
-"""The cuda backend, on the GPU or under the Numba CUDA simulator: the same checks as the cpu backend's
-(tests/test_kernels.py) on tiny shapes -- gradients, every optimizer, the fused kernel
-for tiny nets, the tiled path, the boundary grid -- against the NumPy reference.
+"""The cuda backend, on the GPU or under the Numba CUDA simulator: the same checks as the
+cpu backend's (tests/test_kernels.py) on tiny shapes -- gradients, every optimizer, the
+fused kernel for tiny nets, the tiled path, the boundary grid -- against the NumPy
+reference; and, on a GPU only, the same at real sizes.
 
 Tolerances: float64 as the cpu backend (``rtol=1e-9, atol=1e-11`` after tens of steps);
 float32 ``rtol=1e-4, atol=1e-5`` as the cpu backend in float32.
