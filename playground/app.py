@@ -168,10 +168,10 @@ class Playground(pn.viewable.Viewer):
                 "; ".join(link_problems)) + ".</span>"
         self.config.param.watch(self._update_link, RunConfig.setting_names())
         # The secondary pictures sit in tabs: only the open one costs the browser a redraw,
-        # and the layer histograms are only sent while their tab is open (see LayerStats.show).
+        # and the layer histograms are only sent while their tab is open; closed, they are
+        # kept up to date in place, and a tab that opens shows them so (see LayerStats.show).
         self.secondary_tabs = pn.Tabs(("Gradient norms", self.gradient_chart), ("Layers", self.layer_stats),
                                       ("Descent path", self.landscape), dynamic=True)
-        self.secondary_tabs.param.watch(lambda event: self.layer_stats._redraw(), "active")
         self._layout = self._build_layout()
         self.appearance.attach(self)
 

@@ -83,7 +83,7 @@ class LayerStats(pn.viewable.Viewer):
     def show(self, frame: Frame, fractions: tuple[list[float], list[float]] | None, draw: bool = True) -> None:
         """Draw the histograms of ``frame``. ``draw=False``: the view is on no page (its tab
         is closed), so its models are only updated in place, without change events; Panel
-        renders the tab with them when it opens (before the tab's watcher could redraw)."""
+        sends them as they are when the tab opens."""
         if self._session is None:
             return
         self._last = (frame, fractions)
