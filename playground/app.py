@@ -150,6 +150,8 @@ class Playground(pn.viewable.Viewer):
         # The next frame, trained while the page draws the current one: (future of
         # _compute_locked's result, session, generation, steps, secondary); see _run_frame.
         self._ahead = None
+        self._in_flight = None  # (future, session, generation) of the frame that _run_frame awaits
+        self._scheduler = Scheduler()  # the pacer's, set by play(): runs work under the document's lock
         self.network = NetworkDiagram(self.config)
         self.data_picker = DataPicker(self.config)
         self.upload = CsvUpload(self.config)
@@ -453,29 +455,45 @@ class Playground(pn.viewable.Viewer):
         self.playing = True
         self.play_button.label = "Pause"
         self._rate_window = (time.perf_counter(), self.session.step)
-        self._pacer.start(Scheduler(pn.state.curdoc))
+        self._scheduler = Scheduler(pn.state.curdoc)
+        self._pacer.start(self._scheduler)
 
     def pause(self) -> None:
         was_playing = self.playing
         self.playing = False
         self.play_button.label = "Play"
         self._pacer.stop()
-        ahead, self._ahead = self._ahead, None
-        if ahead is not None and ahead[1:3] == (self.session, self._generation):
-            # Trained ahead while the page drew the last frame: show it, so that what the page
-            # shows is where training stopped (waits at most one frame's training).
-            try:
-                self._show(*ahead[0].result())
-            except Exception:  # noqa: BLE001 - a failed frame is not shown; pausing goes on
-                logging.getLogger(__name__).exception("a frame trained ahead failed")
+        self._finish_frames_in_flight()
         if was_playing:
             self._refresh_landscape()  # the contours around where training stopped
+
+    def _finish_frames_in_flight(self) -> None:
+        """Pause with a frame still training (sent off by :meth:`_run_frame`, or trained
+        ahead while the page drew): one that has not started is dropped (nothing was
+        trained), and one that has is shown now, so that the page shows where training
+        stopped before it reads Play. That waits at most for the rest of one frame's
+        training; the frame's own :meth:`_run_frame` then finds it stale."""
+        for job in (self._in_flight, self._ahead):
+            if job is None:
+                continue
+            future, session, generation = job[:3]
+            if future.cancel() or (session, generation) != (self.session, self._generation):
+                continue
+            try:
+                self._show(*future.result())
+            except Exception:  # noqa: BLE001 - a failed frame is not shown; pausing goes on
+                logging.getLogger(__name__).exception("a frame trained ahead failed")
+        self._in_flight = self._ahead = None
+        self._generation += 1
 
     def close(self) -> None:
         """The tab is gone: stop training callbacks and draw nothing more (its models are
         being taken apart: a frame trained ahead or still in flight is dropped)."""
         self._generation += 1  # a frame in flight is stale when it returns
-        self._ahead = None
+        for job in (self._in_flight, self._ahead):
+            if job is not None:
+                job[0].cancel()  # not trained at all if it has not started
+        self._in_flight = self._ahead = None
         self.playing = False
         self._pacer.stop()
 
@@ -517,36 +535,61 @@ class Playground(pn.viewable.Viewer):
 
     async def _run_frame(self) -> None:
         """Train the next frame (or take the one trained ahead) and send it; the pacer
-        (playground.pacing) calls this while playing, when the page is ready for it."""
+        (playground.pacing) calls this while playing, when the page is ready for it.
+
+        It holds the document's lock only to show the frame, not while the frame trains
+        (in a pool shared by the whole room, it may wait there): a click meanwhile is
+        answered at once. Pause shows or drops the frame in flight (see
+        :meth:`_finish_frames_in_flight`), after which this one finds it stale.
+        """
         if not _page_connected():
-            self.pause()  # the tab is gone: stop now, not when the session expires
+            await self._scheduler.locked(self.pause)  # the tab is gone: stop now, not when the session expires
             return
         session, generation = self.session, self._generation
         number = self._pacer.frames_sent + 1
         secondary, chart = self._frame_kind(number)
         steps = self._steps_per_frame()
         ahead, self._ahead = self._ahead, None
-        if ahead is not None and ahead[1:] != (session, generation, steps, secondary):
-            await asyncio.wrap_future(ahead[0])  # computed for other settings: let it end
-            ahead = None
-        future = ahead[0] if ahead else _EXECUTOR.submit(self._compute_locked, session, steps, secondary)
+        job = None
         try:
-            frame, extras = await asyncio.wrap_future(future)
+            if ahead is not None and ahead[1:] != (session, generation, steps, secondary):
+                job, self._in_flight = ahead[0], ahead[:3]
+                await asyncio.wrap_future(job)  # computed for other settings: let it end
+                ahead = None
+                if generation != self._generation or not self.playing:
+                    return  # paused (which showed it), or reset, meanwhile
+            job = ahead[0] if ahead else _EXECUTOR.submit(self._compute_locked, session, steps, secondary)
+            self._in_flight = (job, session, generation)  # until shown: see _finish_frames_in_flight
+            frame, extras = await asyncio.wrap_future(job)
+        except asyncio.CancelledError:
+            if job is not None and job.cancelled():
+                return  # dropped by Pause before it started: nothing was trained
+            raise
         except Exception:  # noqa: BLE001 - a failure stops this session's training, and no other
             logging.getLogger(__name__).exception("training a frame failed")
-            self.pause()
-            self.notice.object = ("<span class='error'>Training stopped: something went wrong in this "
-                                  "step (it is in the server's log). Press Reset to start again.</span>")
+            await self._scheduler.locked(self._stop_after_failure)
             return
+        await self._scheduler.locked(lambda: self._show_trained(frame, extras, chart, session, generation, number))
+
+    def _show_trained(self, frame, extras, chart: bool, session: Session, generation: int, number: int) -> None:
+        """:meth:`_run_frame`'s end, under the document's lock: show the frame unless it is
+        stale, and start training the next one while the page draws this one."""
+        self._in_flight = None
         if session is not self.session or generation != self._generation:
-            return  # the network changed, or was reset, meanwhile: this frame is stale
-        self._show(frame, extras, chart=chart)  # even if paused meanwhile: it is what was trained
+            return  # the network changed, it was reset, or Pause showed it already
+        self._show(frame, extras, chart=chart)
         if self.playing:  # train the next frame while the page draws this one
-            secondary = self._frame_kind(number + 1)[0]
+            secondary, steps = self._frame_kind(number + 1)[0], self._steps_per_frame()
             self._ahead = (_EXECUTOR.submit(self._compute_locked, session, steps, secondary),
                            session, generation, steps, secondary)
         if time.perf_counter() >= self._landscape_due:
             self._refresh_landscape(background=True)
+
+    def _stop_after_failure(self) -> None:
+        self._in_flight = None  # failed: nothing to show
+        self.pause()
+        self.notice.object = ("<span class='error'>Training stopped: something went wrong in this "
+                              "step (it is in the server's log). Press Reset to start again.</span>")
 
     @staticmethod
     def _frame_kind(number: int) -> tuple[bool, bool]:

@@ -42,15 +42,18 @@ SLOW_PAGE_REST = 1.0  # ...and then rests as long as it took to draw (at most 1 
 
 
 class Scheduler:
-    """Runs a callback soon or after a delay on the event loop, and cancels it.
+    """Runs a callback soon or after a delay on the event loop, cancels it, and runs work
+    under the document's lock.
 
-    With a Bokeh server document (``doc.session_context`` set) the callback runs holding the
-    document's lock (``session_context.with_locked_document``, as Bokeh runs its own
-    callbacks), with ``pn.state.curdoc`` set (without it, ``pn.io.unlocked`` does not batch
-    a frame's changes into one message). The wait is a plain asyncio timer, and the run a
-    plain task: Bokeh's own timeout and next-tick callbacks cost about a tenth of a frame's
-    server time to add and remove (each is an event of the document). Without a document
-    (a notebook, a test) the callback runs on the current asyncio loop.
+    With a Bokeh server document (``doc.session_context`` set) a callback runs as a plain
+    task with ``pn.state.curdoc`` set (without it, ``pn.io.unlocked`` does not batch a
+    frame's changes into one message), *without* the document's lock: a frame that waits
+    for its training must not hold up this session's clicks. What changes the document runs
+    through :meth:`locked` (``session_context.with_locked_document``, as Bokeh runs its own
+    callbacks). The wait is a plain asyncio timer, and the run a plain task: Bokeh's own
+    timeout and next-tick callbacks cost about a tenth of a frame's server time to add and
+    remove (each is an event of the document). Without a document (a notebook, a test) the
+    callback runs on the current asyncio loop, and :meth:`locked` runs its work at once.
     """
 
     def __init__(self, doc=None):
@@ -62,8 +65,8 @@ class Scheduler:
         scheduled = _Scheduled()
         doc = self.doc
 
-        async def with_curdoc(doc):
-            if scheduled.cancelled:  # while waiting for the lock
+        async def with_curdoc():
+            if scheduled.cancelled:
                 return
             with set_curdoc(doc):
                 result = callback()
@@ -75,7 +78,7 @@ class Scheduler:
             if scheduled.cancelled:
                 return
             if doc is not None:
-                task = asyncio.ensure_future(doc.session_context.with_locked_document(with_curdoc))
+                task = asyncio.ensure_future(with_curdoc())
                 _RUNNING.add(task)  # the loop holds its tasks weakly
                 task.add_done_callback(_finished)
                 return
@@ -90,6 +93,20 @@ class Scheduler:
             if loop is not None:  # none: plain Python, where nothing could run it
                 scheduled.timer = loop.call_later(max(0.0, seconds), due)
         return scheduled
+
+    async def locked(self, work: Callable[[], None]) -> None:
+        """Run ``work`` holding the document's lock (at once without a document); a session
+        that ended meanwhile runs nothing (Bokeh skips it)."""
+        if self.doc is None:
+            work()
+            return
+        doc = self.doc
+
+        def with_curdoc(_doc):
+            with set_curdoc(doc):
+                work()
+
+        await doc.session_context.with_locked_document(with_curdoc)
 
     def cancel(self, scheduled: "_Scheduled | None") -> None:
         if scheduled is None:

@@ -357,6 +357,76 @@ def test_a_closed_tab_draws_nothing_more(app):
     assert app._pacer.frames_sent == shown
 
 
+def _training_held_up(app, monkeypatch):
+    """Make the app's frames wait in training until the returned event is set."""
+    import threading
+
+    release, started = threading.Event(), threading.Event()
+    compute = app._compute_locked
+
+    def held(*args, **kwargs):
+        started.set()
+        assert release.wait(10), "the test never let the training go on"
+        return compute(*args, **kwargs)
+
+    monkeypatch.setattr(app, "_compute_locked", held)
+    return release, started
+
+
+def test_pause_while_a_frame_trains_shows_it_once_then_reads_play(app, monkeypatch):
+    """The frame in flight is not under the document's lock while it trains (a click is
+    answered meanwhile): Pause waits for the rest of its training and shows it, so the page
+    shows where training stopped, and the frame itself then shows nothing more."""
+    import asyncio
+    import threading
+
+    release, started = _training_held_up(app, monkeypatch)
+    app.playing, shown = True, app._pacer.frames_sent
+
+    async def main():
+        frame = asyncio.ensure_future(app._run_frame())
+        while not started.is_set():  # the frame is training in the pool
+            await asyncio.sleep(0.005)
+        threading.Timer(0.05, release.set).start()
+        app.pause()  # as a click would, while the frame is in flight
+        assert app._pacer.frames_sent == shown + 1 and app.play_button.label == "Play"
+        await frame
+
+    asyncio.run(main())
+    assert app._pacer.frames_sent == shown + 1  # not twice
+    assert f"{app.session.epoch:07,.0f}</div>" in app.epoch_div.html and app.session.epoch > 0
+
+
+def test_pause_drops_a_frame_whose_training_has_not_started(app, monkeypatch):
+    """A frame still queued behind other sessions' training when Pause comes is dropped:
+    nothing is trained, nothing shown, and the pause does not wait for the queue."""
+    import asyncio
+    import threading
+
+    from playground.app import _EXECUTOR
+
+    busy, hold = threading.Event(), threading.Event()
+    blockers = [_EXECUTOR.submit(lambda: (busy.set(), hold.wait(10))) for _ in range(_EXECUTOR._max_workers)]
+    step, shown = app.session.step, app._pacer.frames_sent
+    app.playing = True
+
+    async def main():
+        frame = asyncio.ensure_future(app._run_frame())
+        await asyncio.sleep(0.02)
+        assert app._in_flight is not None and not app._in_flight[0].running()  # queued
+        app.pause()
+        await frame
+
+    try:
+        asyncio.run(main())
+    finally:
+        hold.set()
+        for blocker in blockers:
+            blocker.result()
+    assert app.session.step == step and app._pacer.frames_sent == shown
+    assert app.play_button.label == "Play" and app._in_flight is None
+
+
 def test_a_failing_frame_stops_only_its_own_session(monkeypatch, caplog):
     import asyncio
 

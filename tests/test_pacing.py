@@ -188,3 +188,46 @@ def test_a_slow_page_rests_between_frames_so_that_it_can_answer_clicks(loop):
     pacer.drawn(pacer.frames_sent)
     loop.run_until(loop.now + 0.001)
     assert starts[-1] == pytest.approx(loop.now - 0.001)  # at once on the acknowledgement
+
+
+def test_a_frame_waiting_for_its_training_does_not_hold_the_document_lock():
+    """A scheduled frame runs without the document's lock, so that a click on the same page
+    (Bokeh runs it under that lock) is answered while the frame waits for the training pool;
+    what the frame changes runs through ``Scheduler.locked``, which does take the lock."""
+    from types import SimpleNamespace
+
+    from playground.pacing import Scheduler
+
+    class Context:  # as Bokeh's BokehSessionContext: one lock per document
+        def __init__(self):
+            self.lock = asyncio.Lock()
+
+        async def with_locked_document(self, func):
+            async with self.lock:
+                result = func(doc)
+                if asyncio.iscoroutine(result):
+                    await result
+
+    doc = SimpleNamespace(session_context=Context())
+    order = []
+
+    async def main():
+        scheduler = Scheduler(doc)
+        trained = asyncio.Event()
+
+        async def frame():  # as Playground._run_frame: train, then show under the lock
+            order.append("frame starts training")
+            await trained.wait()
+            await scheduler.locked(lambda: order.append(("frame shown", doc.session_context.lock.locked())))
+
+        scheduler.later(0, frame)
+        await asyncio.sleep(0.01)
+        try:  # a frame holding the lock meanwhile would hold the click up: a timeout here
+            await asyncio.wait_for(doc.session_context.with_locked_document(
+                lambda _: order.append("click answered")), timeout=2)
+        finally:
+            trained.set()
+        await asyncio.sleep(0.01)
+
+    asyncio.run(main())
+    assert order == ["frame starts training", "click answered", ("frame shown", True)]
