@@ -13,14 +13,23 @@ Play on every one, and once all are training, measures for ``--seconds``:
   sent the click, which adds its own round trips to the busy page and waits for CPU;
 - page errors and console errors, and tracebacks in the server's log;
 - the server's CPU (% of one core) during the window.
+
+The pages run as an ordinary user's browser would: run as root (as in a container),
+Chromium raises some of its threads to nice -8, which a user's browser cannot do (it needs
+CAP_SYS_NICE), and on cores shared with the server those threads starve the server and the
+other pages (on 2 cores the slowest clicks took about twice as long). So as root, Chromium
+starts without that capability (through ``capsh``); ``--browser-priority root`` keeps it.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import shlex
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -56,7 +65,23 @@ window.room = (() => {
 """
 
 
-def measure(pages: int, seconds: float, num_procs: int) -> dict:
+def user_priority_browser(folder: str) -> tuple[str, str]:
+    """(Chromium to launch, how it runs): as root, a script in ``folder`` that starts it
+    without CAP_SYS_NICE, as a user's browser runs (see the module's docstring)."""
+    capsh = shutil.which("capsh")
+    if os.geteuid() != 0:
+        return CHROMIUM, "as this user"
+    if capsh is None:
+        return CHROMIUM, "as root, with its raised thread priorities (no capsh here to drop them)"
+    path = os.path.join(folder, "chromium")
+    with open(path, "w") as script:
+        script.write(f"#!/bin/sh\nexec {shlex.quote(capsh)} --drop=cap_sys_nice -- -c 'exec \"$0\" \"$@\"' "
+                     f"{shlex.quote(CHROMIUM)} \"$@\"\n")
+    os.chmod(path, 0o755)
+    return path, "as root without CAP_SYS_NICE, as a user's browser"
+
+
+def measure(pages: int, seconds: float, num_procs: int, browser_priority: str = "user") -> dict:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
     from tornado.httpclient import HTTPClient
@@ -64,6 +89,9 @@ def measure(pages: int, seconds: float, num_procs: int) -> dict:
     server = ServerProcess(_free_port(), num_procs)
     url = f"http://127.0.0.1:{server.port}/"
     errors: list[str] = []
+    folder = tempfile.TemporaryDirectory()
+    executable, browser = (user_priority_browser(folder.name) if browser_priority == "user"
+                           else (CHROMIUM, "as it starts itself"))
     try:
         deadline = time.monotonic() + 120
         while True:  # the server's /stats answers once it listens (a page request would build a session)
@@ -75,11 +103,11 @@ def measure(pages: int, seconds: float, num_procs: int) -> dict:
                     raise SystemExit(f"the server did not start: {server.log_tail()}")
                 time.sleep(0.2)
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            chromium = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
             tabs = []
             opened = time.monotonic()
             for i in range(pages):
-                page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+                page = chromium.new_context(viewport={"width": 1400, "height": 1000}).new_page()
                 page.on("pageerror", lambda err, i=i: errors.append(f"page {i}: {err}"))
                 page.on("console", lambda msg, i=i: msg.type == "error" and errors.append(
                     f"page {i} console: {msg.text}"))
@@ -128,11 +156,13 @@ def measure(pages: int, seconds: float, num_procs: int) -> dict:
                         times.append(click_and_wait(page, before, after, driver_ms))
                     except PlaywrightTimeout:
                         errors.append(f"page {i}: a click on {before} was not answered within 30 s")
-            browser.close()
+            chromium.close()
     finally:
         server_errors = server.errors()
         server.stop()
-    return {"pages": pages, "seconds": seconds, "num_procs": num_procs, "loaded_s": round(loaded_s, 1),
+        folder.cleanup()
+    return {"pages": pages, "seconds": seconds, "num_procs": num_procs, "browser": browser,
+            "loaded_s": round(loaded_s, 1),
             "updates_per_s": [round(r, 2) for r in rates], "server_cpu_percent": round(cpu, 1),
             "pause_ms": [round(x) for x in pause_ms], "play_ms": [round(x) for x in play_ms],
             "with_driver_ms": [round(x) for x in driver_ms],
@@ -150,16 +180,20 @@ def main(argv=None) -> int:
     parser.add_argument("--pages", type=int, default=12)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--num-procs", type=int, default=1)
+    parser.add_argument("--browser-priority", choices=("user", "root"), default="user",
+                        help="user (default): Chromium cannot raise its threads' priority, as a "
+                             "user's browser; root: as it starts itself when run as root")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.pages < 1 or args.seconds <= 0 or args.num_procs < 1:
         print("measure_room: --pages and --num-procs must be >= 1 and --seconds > 0", file=sys.stderr)
         return 2
-    r = measure(args.pages, args.seconds, args.num_procs)
+    r = measure(args.pages, args.seconds, args.num_procs, args.browser_priority)
     if args.json:
         print(json.dumps(r))
         return 0
     print(f"{r['pages']} pages on {r['num_procs']} server process(es); all loaded after {r['loaded_s']} s")
+    print(f"Chromium runs {r['browser']}")
     print(f"updates received per page per second: {summary(r['updates_per_s'])}")
     print(f"server CPU: {r['server_cpu_percent']:.0f}% of a core")
     print(f"Pause -> 'Play' (ms): {summary(r['pause_ms'])};  Play -> 'Pause' (ms): {summary(r['play_ms'])}")
