@@ -16,9 +16,10 @@ Play on every one, and once all are training, measures for ``--seconds``:
 
 The pages run as an ordinary user's browser would: run as root (as in a container),
 Chromium raises some of its threads to nice -8, which a user's browser cannot do (it needs
-CAP_SYS_NICE), and on cores shared with the server those threads starve the server and the
-other pages (on 2 cores the slowest clicks took about twice as long). So as root, Chromium
-starts without that capability (through ``capsh``); ``--browser-priority root`` keeps it.
+CAP_SYS_NICE), and on cores shared with the server those threads delay the server and the
+other pages (on 2 cores, with 12 pages playing, an idle process beside them woke up to 260 ms
+late, against 90 ms without the raised threads). So as root, Chromium starts without that
+capability (through ``capsh``); ``--browser-priority root`` keeps it.
 """
 from __future__ import annotations
 
