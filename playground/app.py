@@ -482,7 +482,7 @@ class Playground(pn.viewable.Viewer):
             try:
                 self._show(*future.result())
             except Exception:  # noqa: BLE001 - a failed frame is not shown; pausing goes on
-                logging.getLogger(__name__).exception("a frame trained ahead failed")
+                logging.getLogger(__name__).exception("a frame in flight at Pause failed")
         self._in_flight = self._ahead = None
         self._generation += 1
 

@@ -181,7 +181,7 @@ class FramePacer:
         self._schedule()
 
     def stop(self) -> None:
-        """Pause (a frame being trained still finishes and is shown: see the app)."""
+        """Pause (the app shows or drops a frame still training: Playground._finish_frames_in_flight)."""
         self.running = False
         self._cancel_pending()
 
