@@ -45,6 +45,25 @@ class Backend:
         """A float64 copy of the flat parameter vector."""
         return np.array(self.params, dtype=np.float64)
 
+    def check_arrays(self, X, targets=None, sample_order=None, batch_bounds=None) -> None:
+        """Raise ValueError unless the arrays fit this network and each other (see the class
+        docstring): the kernels index with these numbers unchecked, so they are checked here,
+        once a call, outside the hot loop. O(len(sample_order) + steps)."""
+        n_inputs, n_outputs = self.spec.layer_sizes[0], self.spec.layer_sizes[-1]
+        if np.ndim(X) != 2 or np.shape(X)[1] != n_inputs:
+            raise ValueError(f"X must be (n, {n_inputs}), not {np.shape(X)}")
+        if targets is not None and np.shape(targets) != (np.shape(X)[0], n_outputs):
+            raise ValueError(f"targets must be ({np.shape(X)[0]}, {n_outputs}), not {np.shape(targets)}")
+        if sample_order is None:
+            return
+        order, bounds = np.asarray(sample_order), np.asarray(batch_bounds)
+        if order.ndim != 1 or bounds.ndim != 1 or len(bounds) < 1:
+            raise ValueError("sample_order and batch_bounds must be 1-D, batch_bounds not empty")
+        if len(order) and (order.min() < 0 or order.max() >= np.shape(X)[0]):
+            raise ValueError(f"sample_order must index rows 0..{np.shape(X)[0] - 1}")
+        if bounds[0] < 0 or bounds[-1] > len(order) or np.any(np.diff(bounds) < 1):
+            raise ValueError(f"batch_bounds must rise from 0 to at most {len(order)}, by at least 1 a step")
+
     # --- what each backend implements -------------------------------------------
     def train(self, X, targets, sample_order, batch_bounds, settings, regularization="none",
               reg_rate=0.0) -> int:

@@ -551,6 +551,7 @@ class CpuBackend(Backend):
 
     def train(self, X, targets, sample_order, batch_bounds, settings, regularization="none",
               reg_rate=0.0):
+        self.check_arrays(X, targets, sample_order, batch_bounds)
         steps = len(batch_bounds) - 1
         if steps <= 0:
             return 0
@@ -563,15 +564,18 @@ class CpuBackend(Backend):
         return steps
 
     def gradient(self, X, targets, regularization="none", reg_rate=0.0):
+        self.check_arrays(X, targets)
         return gradient(self.params, *self._net, self.spec.loss_code, self._cast(X),
                         self._cast(targets), REG_CODE[regularization], float(reg_rate))
 
     def logits(self, X):
+        self.check_arrays(X)
         out = np.empty((len(X), self.spec.layer_sizes[-1]), self.dtype)
         output_logits(self.params, *self._net, self._cast(X), out)
         return out
 
     def layer_outputs(self, X):
+        self.check_arrays(X)
         widths = self.spec.layer_sizes[1:]
         out = np.empty((len(X), sum(widths)), self.dtype)
         evaluate(self.params, *self._net, self._cast(X), out)

@@ -676,6 +676,7 @@ class CudaBackend(Backend):
     # --- training -------------------------------------------------------------------------
     def train(self, X, targets, sample_order, batch_bounds, settings, regularization="none",
               reg_rate=0.0):
+        self.check_arrays(X, targets, sample_order, batch_bounds)
         bounds = np.ascontiguousarray(batch_bounds, dtype=np.int64)
         steps = len(bounds) - 1
         if steps <= 0:
@@ -762,6 +763,7 @@ class CudaBackend(Backend):
 
     # --- readouts -------------------------------------------------------------------------
     def gradient(self, X, targets, regularization="none", reg_rate=0.0):
+        self.check_arrays(X, targets)
         d_X, d_T = self._to_device(X), self._to_device(targets)
         n = d_X.shape[0]
         reg_code, reg_rate = REG_CODE[regularization], float(reg_rate)
@@ -802,9 +804,11 @@ class CudaBackend(Backend):
         return host
 
     def logits(self, X):
+        self.check_arrays(X)
         return self._evaluate(X, all_layers=False)
 
     def layer_outputs(self, X):
+        self.check_arrays(X)
         widths = self.spec.layer_sizes[1:]
         out = self._evaluate(X, all_layers=True)
         return np.split(out, np.cumsum(widths)[:-1], axis=1)

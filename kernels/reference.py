@@ -58,6 +58,7 @@ class ReferenceBackend(Backend):
 
     def train(self, X, targets, sample_order, batch_bounds, settings: OptimizerSettings,
               regularization="none", reg_rate=0.0):
+        self.check_arrays(X, targets, sample_order, batch_bounds)
         for start, stop in zip(batch_bounds[:-1], batch_bounds[1:]):
             batch = sample_order[start:stop]
             grad = self.gradient(X[batch], targets[batch], regularization, reg_rate)

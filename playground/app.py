@@ -11,7 +11,6 @@ Served by ``nn-playground serve``, or ``panel serve playground/app.py``.
 from __future__ import annotations
 
 import asyncio
-import html
 import threading
 import io
 import json
@@ -33,7 +32,8 @@ from tornado.websocket import WebSocketClosedError
 from kernels import BackendUnavailable
 from playground.config import HYPERPARAMETERS, ConfigError, RunConfig
 from playground.data import DataError, REGRESSION
-from playground import bokeh_fixes, bokeh_speedups
+from playground import bokeh_fixes, bokeh_speedups, request_guard
+from playground.json_input import parse_json
 from playground.lessons import LESSONS
 from playground.pacing import FramePacer, Scheduler
 from playground.session import Session, load_data
@@ -52,7 +52,9 @@ from playground.views.readout import Readout
 from playground.views.slow_step import SlowStep
 from playground.views.appearance import Appearance
 from playground.views.shortcuts import KeyboardShortcuts
-from playground.views.upload import CsvUpload
+from playground.views.text import error_html, notice_html
+from playground.views.upload import MAX_UPLOAD_BYTES, CsvUpload
+from playground.views.upload_limit import UploadLimit, size_text
 
 TITLE = "nn-playground"
 EMBED_PANELS = ("boundary", "loss", "network", "gradients", "landscape", "controls")
@@ -166,8 +168,7 @@ class Playground(pn.viewable.Viewer):
         self.config.param.watch(self._on_optimizer_change, ["optimizer"])
         self._install_session(self.session, notice="")
         if link_problems:
-            self.notice.object = "<span class='error'>This link had problems: " + html.escape(
-                "; ".join(link_problems)) + ".</span>"
+            self.notice.object = error_html("; ".join(link_problems) + ".", prefix="This link had problems: ")
         self.config.param.watch(self._update_link, RunConfig.setting_names())
         # The secondary pictures sit in tabs: only the open one costs the browser a redraw,
         # and the layer histograms are only sent while their tab is open; closed, they are
@@ -243,7 +244,11 @@ class Playground(pn.viewable.Viewer):
                                                      label="Export session", width=150)
         self.import_input = pn.widgets.FileInput(accept=".json", width=200, multiple=False,
                                                  label="Import a saved session")
-        self.import_input.param.watch(lambda e: e.new and self.import_session(e.new), "value")
+        self.import_input.param.watch(lambda e: e.new is not None and self.import_session(e.new), "value")
+        # Files over these sizes are refused by the page before they are sent (see the module).
+        self.upload_limit = UploadLimit(limits={self.import_input.accept: MAX_SNAPSHOT_BYTES,
+                                                self.upload.input.accept: MAX_UPLOAD_BYTES},
+                                        on_refused=self._refuse_file)
         self.history_download = pn.widgets.FileDownload(callback=self.history_csv, filename="loss-history.csv",
                                                         label="Loss history (CSV)", width=150)
         self.copy_embed = pn.widgets.Button(label="Copy embed code", width=140,
@@ -285,7 +290,7 @@ class Playground(pn.viewable.Viewer):
             self.loss_chart, self.boundary, self.status_div,
             width=350, css_classes=["pg-column"])
         return pn.Column(header, self.notice, pn.Row(data_column, network_column, output_column), self.channel,
-                         sizing_mode="stretch_width")
+                         self.upload_limit, sizing_mode="stretch_width")
 
     def _embedded_layout(self):
         """Compact, for an iframe in a course page: the run controls and chosen pictures."""
@@ -317,7 +322,7 @@ class Playground(pn.viewable.Viewer):
             self.config.update_checked({name: value})
             self.notice.object = ""
         except ConfigError as err:
-            self.notice.object = f"<span class='error'>{html.escape(str(err))}</span>"
+            self.notice.object = error_html(err)
 
     def _show_optimizer_hyperparameters(self) -> None:
         """Only the chosen optimizer's own hyper-parameters are shown, with its defaults."""
@@ -353,18 +358,27 @@ class Playground(pn.viewable.Viewer):
         """The session as versioned JSON, for the Export download."""
         return io.StringIO(json.dumps(export_session(self.session)))
 
+    def _refuse_file(self, accept: str, name: str, n_bytes: int) -> None:
+        """The page did not send a file over its input's limit (see views/upload_limit.py)."""
+        if accept == self.import_input.accept:
+            self.notice.object = error_html(f"{name} is {size_text(n_bytes)}; a session file may be up to "
+                                            f"{MAX_SNAPSHOT_BYTES // 1_000_000} MB.", prefix="Import failed: ")
+        else:
+            self.upload.refuse_too_big(name, n_bytes)
+
     def import_session(self, raw: bytes) -> None:
         """Continue a session from an exported file; a bad file changes nothing."""
         try:
-            if len(raw) > MAX_SNAPSHOT_BYTES:
-                raise SnapshotError(f"this file is larger than {MAX_SNAPSHOT_BYTES // 1_000_000} MB")
-            try:
-                snapshot = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as err:
-                raise SnapshotError(f"this file is not JSON ({err})") from None
+            if not isinstance(raw, (bytes, str)):
+                raise SnapshotError("this file did not arrive as one file")
+            snapshot = parse_json(raw, "this file", SnapshotError, MAX_SNAPSHOT_BYTES)
             session = import_session(snapshot, served=True)
         except (SnapshotError, ConfigError, DataError) as err:
-            self.notice.object = f"<span class='error'>Import failed: {html.escape(str(err))}</span>"
+            self.notice.object = error_html(err, prefix="Import failed: ")
+            return
+        except Exception:  # noqa: BLE001 - a file no check foresaw: say so, keep the session
+            logging.getLogger(__name__).exception("import of a session file failed")
+            self.notice.object = error_html("this file could not be read as a session.", prefix="Import failed: ")
             return
         self.pause()
         self._restoring = True
@@ -382,7 +396,7 @@ class Playground(pn.viewable.Viewer):
             return
         self.pause()
         self.config.update_checked(lesson.config_values(), names_as="key")
-        self.notice.object = f"<b>{lesson.title}.</b> {lesson.text}"
+        self.notice.object = notice_html(lesson.text, title=lesson.title)
 
     def _on_optimizer_change(self, event) -> None:
         if not self._restoring:  # a user's choice: this optimizer's torch defaults
@@ -400,7 +414,7 @@ class Playground(pn.viewable.Viewer):
         try:
             session = Session(self.config)
         except (ConfigError, DataError, BackendUnavailable) as err:
-            self.notice.object = f"<span class='error'>{html.escape(str(err))}</span>"
+            self.notice.object = error_html(err)
             return
         self._install_session(session, notice=f"Changed {names}: training restarts at epoch 0.")
 
@@ -437,7 +451,7 @@ class Playground(pn.viewable.Viewer):
         self.layer_stats.set_session(session)
         self.landscape.clear()
         self.loss_chart.clear(session.history)
-        self.notice.object = notice
+        self.notice.object = notice_html(notice)
         self._show(session.frame(boundary=True, gradient=True), (session.neuron_maps(), session.unit_fractions()))
 
     # ------------------------------------------------------------------ running
@@ -449,8 +463,7 @@ class Playground(pn.viewable.Viewer):
 
     def play(self) -> None:
         if self.session.diverged:
-            self.notice.object = ("<span class='error'>The run diverged: press Reset, and choose a smaller "
-                                  "learning rate.</span>")
+            self.notice.object = error_html("The run diverged: press Reset, and choose a smaller learning rate.")
             return
         self.playing = True
         self.play_button.label = "Pause"
@@ -588,8 +601,8 @@ class Playground(pn.viewable.Viewer):
     def _stop_after_failure(self) -> None:
         self._in_flight = None  # failed: nothing to show
         self.pause()
-        self.notice.object = ("<span class='error'>Training stopped: something went wrong in this "
-                              "step (it is in the server's log). Press Reset to start again.</span>")
+        self.notice.object = error_html("Training stopped: something went wrong in this step (it is in the "
+                                        "server's log). Press Reset to start again.")
 
     @staticmethod
     def _frame_kind(number: int) -> tuple[bool, bool]:
@@ -681,7 +694,7 @@ class Playground(pn.viewable.Viewer):
             self.layer_stats.show(frame, fractions, draw=on_page)
         if frame.diverged:
             self.pause()
-            self.notice.object = f"<span class='error'>{frame.message}</span>"
+            self.notice.object = error_html(frame.message)
 
     @staticmethod
     def _loss_text(frame) -> str:
@@ -740,6 +753,7 @@ def create_app() -> pn.viewable.Viewable:
     pn.extension(raw_css=[_css()], notifications=True, disconnect_notification=DISCONNECTED)
     bokeh_speedups.install()  # Bokeh's messages without a walk over every model (see the module)
     bokeh_fixes.install()  # a page closed just before Bokeh's keep-alive ping (see the module)
+    request_guard.install()  # a 4,301-digit number in the link; /components imports (see the module)
     arguments = pn.state.session_args or {}
     query = {k: v[-1].decode("utf-8", "replace") for k, v in arguments.items() if v}
     embed = query.pop("embed", "").lower() in ("1", "true", "yes")

@@ -374,7 +374,16 @@ def main(argv=None) -> int:
         code = 130
     except BrokenPipeError:
         code = 0
-    sys.stdout.flush()
+    except OSError as err:  # the output cannot be written (a full disk, /dev/full)
+        print(f"{PROG}: error: cannot write the output: {err.strerror or err}", file=sys.stderr)
+        code = 2
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        pass
+    except OSError as err:
+        print(f"{PROG}: error: cannot write the output: {err.strerror or err}", file=sys.stderr)
+        code = 2
     return code
 
 

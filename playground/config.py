@@ -9,9 +9,7 @@ app derives its widgets from them. :meth:`RunConfig.from_values` turns raw user 
 """
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import param
 
@@ -20,6 +18,7 @@ from kernels.optimizers import OWN_HYPERPARAMETERS, OptimizerSettings
 from kernels.surfaces import SURFACES
 
 from .data import DATASETS, FEATURES, MAX_CLASSES, REGRESSION
+from .json_input import read_json_file
 
 PLAYGROUND_MAX_NEURONS = 8
 WIDE_MAX_NEURONS = 1024
@@ -29,6 +28,7 @@ MAX_HIDDEN_LAYERS = 6
 # default 2-4-2-1 net at 20 epochs a frame needs 0.13 million. Bigger asks train fewer steps
 # per frame, so that one user's heavy setting cannot hold a shared worker for seconds.
 MAX_FRAME_WORK = 2_000_000
+MAX_CONFIG_BYTES = 20_000_000  # a config file may be a saved session (snapshot.MAX_BYTES)
 MAX_HISTORY_POINTS = 1_000_000  # loss-history entries a session file may bring (about 16 MB of JSON)
 HYPERPARAMETERS = ("learning_rate", "momentum", "beta1", "beta2", "eps", "alpha", "weight_decay")
 
@@ -267,7 +267,7 @@ class RunConfig(param.Parameterized):
     @classmethod
     def load_json(cls, path) -> dict:
         """Raw values from a JSON config file; ConfigError when it cannot be read."""
-        values = read_json_file(path, "config file")
+        values = read_json_file(path, "config file", ConfigError, MAX_CONFIG_BYTES)
         if not isinstance(values, dict):
             raise ConfigError(f"config file {path} must hold one JSON object of settings")
         if values.get("format") == "nn-playground-session":  # a saved session: its settings
@@ -275,26 +275,10 @@ class RunConfig(param.Parameterized):
         return values
 
 
-def read_json_file(path, what: str, error=ConfigError, max_bytes: int | None = None):
-    """The parsed contents of a JSON file; ``error`` with one line saying what is wrong
-    (``what`` names the file's role, like "config file")."""
-    path = Path(path)
-    try:
-        if max_bytes is not None and path.stat().st_size > max_bytes:
-            raise error(f"{what} {path} is larger than {max_bytes // 1_000_000} MB")
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise error(f"{what} {path} not found") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise error(f"cannot read {what} {path}: {err}") from None
-    except json.JSONDecodeError as err:
-        raise error(f"{what} {path} is not valid JSON: {err.msg} at line {err.lineno}") from None
-
-
 def _convert(parameter, raw, shown: str):
     """Turn a raw user value into the parameter's type, or raise ConfigError."""
     def fail(expected):
-        raise ConfigError(f"{shown} must be {expected}, got {raw!r}")
+        raise ConfigError(f"{shown} must be {expected}, got {_shorten(raw)}")
 
     if raw is None:
         if parameter.allow_None:
@@ -348,9 +332,15 @@ def _convert(parameter, raw, shown: str):
         inc_low, inc_high = parameter.inclusive_bounds
         if (low is not None and (value < low or (value == low and not inc_low))) or \
            (high is not None and (value > high or (value == high and not inc_high))):
-            raise ConfigError(f"{shown} must be {_range_text(low, high, inc_low, inc_high)}, got {raw}")
+            raise ConfigError(f"{shown} must be {_range_text(low, high, inc_low, inc_high)}, got {_shorten(raw, quote=False)}")
         return value
     return raw
+
+
+def _shorten(raw, quote: bool = True, limit: int = 40) -> str:
+    """A user's value for an error message: as written (``repr``), cut to ``limit`` characters."""
+    text = repr(raw) if quote else str(raw)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(str(raw)):,} characters)"
 
 
 def _range_text(low, high, inc_low, inc_high) -> str:

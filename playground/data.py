@@ -11,6 +11,7 @@ numbers 0..K-1 for classification, float64 for regression; ``is_train`` ``(n,)``
 from __future__ import annotations
 
 import csv
+import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,8 @@ FEATURES = ("x1", "x2", "x1^2", "x2^2", "x1*x2", "sin(x1)", "sin(x2)")
 DATA_RANGE = 6.0  # points live in [-6, 6]^2 (gauss's tails may reach past it, as in TF)
 MAX_CLASSES = 6
 MIN_CSV_ROWS = 10
+MAX_ABS_VALUE = 1e6  # coordinates and targets beyond this would overflow the plane's arithmetic
+MAX_CSV_BYTES = 200_000_000  # read at most this much of a CSV file (the app's uploads: 2 MB)
 MAX_NOISE = 50.0  # the noise slider's top, in slider units (TF: 0..50)
 
 
@@ -305,9 +308,12 @@ def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     if not path.is_file():
         raise DataError(f"{str(path)!r} is not a file; choose a CSV file")
     try:
-        with path.open(newline="", encoding="utf-8-sig") as stream:
-            reader = csv.reader(stream)
-            rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
+        with path.open("rb") as stream:  # a byte cap, not a stat: /dev/zero, pipes, sparse files
+            raw = stream.read(MAX_CSV_BYTES + 1)
+        if len(raw) > MAX_CSV_BYTES:
+            raise DataError(f"{path.name} is larger than {MAX_CSV_BYTES // 1_000_000} MB; use a smaller file")
+        reader = csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline=""))
+        rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
     except UnicodeDecodeError:
         raise DataError(f"{path.name} is not UTF-8 text; save it as a UTF-8 CSV file") from None
     except csv.Error as err:
@@ -352,9 +358,9 @@ def _parse_number(text: str, row_number: int, column: str) -> float:
     except ValueError:
         shown = repr(text.strip()) if text.strip() else "an empty cell"
         raise DataError(f"row {row_number}, column {column}: {shown} is not a number") from None
-    if not math.isfinite(value):
-        raise DataError(f"row {row_number}, column {column}: {text.strip()!r} is not a finite"
-                        f" number; use an ordinary number")
+    if not math.isfinite(value) or abs(value) > MAX_ABS_VALUE:
+        raise DataError(f"row {row_number}, column {column}: {text.strip()[:40]!r} is not a finite number"
+                        f" from -{MAX_ABS_VALUE:g} to {MAX_ABS_VALUE:g}; use an ordinary number")
     return value
 
 

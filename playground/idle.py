@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import time
 
+from .views.text import error_html, notice_html
+
 IDLE_PAUSE_MINUTES = 20.0  # serve --idle-pause-minutes: a run playing this long without a click pauses
 SESSION_TIMEOUT_MINUTES = 120.0  # serve --session-timeout-minutes: a tab this long without a click ends
 MIN_CHECK_S, MAX_CHECK_S = 0.2, 10.0  # how often the idle time is looked at (a fifth of the shortest limit)
@@ -75,8 +77,8 @@ class IdleWatch:
         idle = self.idle_seconds()
         if self.app.playing and idle >= self.pause_after_s:
             self.app.pause()
-            self.app.notice.object = (f"Paused: no click for {_minutes(self.pause_after_s)}. "
-                                      "Press Play to go on.")
+            self.app.notice.object = notice_html(f"Paused: no click for {_minutes(self.pause_after_s)}. "
+                                                 "Press Play to go on.")
         if idle >= self.timeout_after_s:
             self.end()
 
@@ -85,9 +87,8 @@ class IdleWatch:
         self.ended = True
         self.stop()
         self.app.pause()
-        self.app.notice.object = (f"<span class='error'>This page was left alone for "
-                                  f"{_minutes(self.timeout_after_s)} and has been closed to free the "
-                                  "server: reload the page to start again.</span>")
+        self.app.notice.object = error_html(f"This page was left alone for {_minutes(self.timeout_after_s)} and "
+                                            "has been closed to free the server: reload the page to start again.")
         import panel as pn
 
         doc = pn.state.curdoc

@@ -18,7 +18,9 @@ from bokeh.plotting import figure
 
 from kernels.optimizers import OPTIMIZERS, OptimizerSettings
 from kernels.surfaces import SURFACES
+from playground import request_guard
 from playground.descend import descend
+from playground.views.text import as_text
 
 COLORS = dict(zip(OPTIMIZERS, Category10_10))
 RESOLUTION = 160  # surface image pixels per side
@@ -137,7 +139,7 @@ class OptimizerRace(pn.viewable.Viewer):
         self.paths = {name: descend(self.surface, self.settings(name), self.start, self.steps)
                       for name in OPTIMIZERS}
         stopped = [p.message for p in self.paths.values() if p.stopped]
-        self.messages.object = "<br>".join(stopped)
+        self.messages.object = "<br>".join(as_text(m) for m in stopped)
         self.start_source.data = dict(x=[self.start[0]], y=[self.start[1]])
         self.show_until(self.steps)
 
@@ -186,6 +188,7 @@ class OptimizerRace(pn.viewable.Viewer):
 
 def create_race() -> pn.viewable.Viewable:
     """A new optimizer race for one browser session."""
+    request_guard.install()  # before Panel reads the page's query (see the module)
     race = OptimizerRace()
     if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
         pn.state.on_session_destroyed(lambda context: race.pause())

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import MAX_HISTORY_POINTS, ConfigError, RunConfig, read_json_file
-from .data import DataSet
+from .config import MAX_HISTORY_POINTS, ConfigError, RunConfig
+from .json_input import read_json_file
+from .data import MAX_ABS_VALUE, MAX_CLASSES, DataError, DataSet
 from .session import Session
 
 FORMAT = "nn-playground-session"
@@ -47,18 +48,119 @@ def export_session(session: Session) -> dict:
     }
 
 
+MAX_STEPS = 10**12  # minibatch steps a session may have taken (years of frames)
+MAX_NAME_CHARS = 200
+MAX_MESSAGE_CHARS = 1_000
+
+
 def _fail(what: str):
     raise SnapshotError(f"this session file {what}")
 
 
+def _whole(value, what: str, low: int, high: int) -> int:
+    """``value`` if it is a JSON whole number within low..high, else SnapshotError."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        _fail(f"has {what} {str(value)[:40]!r}; it must be a whole number from {low:,} to {high:,}")
+    return value
+
+
+def _number_list(values, what: str, allow_none: bool = False) -> np.ndarray:
+    """A JSON list of finite numbers (or None, as NaN, where ``allow_none``) as float64 ``(n,)``."""
+    if not isinstance(values, list):
+        _fail(f"has no list of numbers in {what!r}")
+    if any(isinstance(v, bool) or not (isinstance(v, (int, float)) or (allow_none and v is None)) for v in values):
+        _fail(f"has something other than a number in {what!r}")
+    array = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    if not np.all(np.isfinite(array) | (allow_none & np.isnan(array))):
+        _fail(f"has a non-finite number (too large, or NaN) in {what!r}")
+    return array
+
+
+def _read_data(raw) -> DataSet:
+    """The data set stored in a session file, every field checked; SnapshotError if not."""
+    if not isinstance(raw, dict):
+        _fail("has no data set")
+    for key in ("name", "points", "labels", "is_train", "n_classes"):
+        if key not in raw:
+            _fail(f"has no {key!r} in its data set")
+    name, n_classes = raw["name"], raw["n_classes"]
+    if not isinstance(name, str) or len(name) > MAX_NAME_CHARS:
+        _fail(f"has a data set name that is not text of at most {MAX_NAME_CHARS} characters")
+    if n_classes != 0:
+        _whole(n_classes, "'n_classes'", 2, MAX_CLASSES)
+    max_points = RunConfig.param.points.bounds[1]
+    rows = raw["points"]
+    if not isinstance(rows, list) or not all(isinstance(p, list) and len(p) == 2 for p in rows):
+        _fail("has data points that are not pairs [x1, x2]")
+    if len(rows) > max_points:
+        _fail(f"has {len(rows):,} data points; at most {max_points:,}")
+    points = _number_list([v for p in rows for v in p], "points").reshape(-1, 2)
+    if np.any(np.abs(points) > MAX_ABS_VALUE):
+        _fail(f"has data points beyond ±{MAX_ABS_VALUE:g}")
+    labels = _number_list(raw["labels"], "labels")
+    if n_classes and not np.all((labels == np.round(labels)) & (labels >= 0) & (labels < n_classes)):
+        _fail(f"has labels that are not classes 0 to {n_classes - 1}")
+    is_train = raw["is_train"]
+    if not isinstance(is_train, list) or not all(isinstance(v, bool) for v in is_train):
+        _fail("has an 'is_train' that is not a list of true/false")
+    if not len(points) == len(labels) == len(is_train):
+        _fail(f"has {len(points)} points, {len(labels)} labels and {len(is_train)} train/test marks; "
+              "they must be as many")
+    if not any(is_train):
+        _fail("has no training points")
+    return DataSet(name, points, labels.astype(np.int64) if n_classes else labels,
+                   np.array(is_train, dtype=bool), n_classes)
+
+
+def _read_history(raw) -> dict:
+    if not isinstance(raw, dict):
+        _fail("has no loss history")
+    history = {k: _number_list(raw.get(k), f"history.{k}", allow_none=True) for k in ("epoch", "train_loss", "test_loss")}
+    lengths = {len(v) for v in history.values()}
+    if len(lengths) != 1:
+        _fail("has a loss history whose lists are not equally long")
+    if lengths.pop() > MAX_HISTORY_POINTS:
+        _fail(f"has a loss history of more than {MAX_HISTORY_POINTS:,} entries")
+    return {k: v.tolist() for k, v in history.items()}
+
+
+def _read_batches(raw, session: Session) -> tuple[dict, np.ndarray, int]:
+    """(generator state, epoch order, batch in epoch), checked against the training set."""
+    if not isinstance(raw, dict):
+        _fail("has no minibatch state ('batches')")
+    n_train = len(session.X_train)
+    order = raw.get("epoch_order")
+    if not isinstance(order, list) or len(order) != n_train or \
+            any(isinstance(i, bool) or not isinstance(i, int) for i in order) or \
+            sorted(order) != list(range(n_train)):
+        _fail(f"has an epoch order that is not a shuffle of its {n_train} training points")
+    batch = _whole(raw.get("batch_in_epoch"), "'batch_in_epoch'", 0, session.steps_per_epoch)
+    rng = raw.get("rng")
+    probe = np.random.default_rng(0)
+    try:
+        if not isinstance(rng, dict) or rng.get("bit_generator") != probe.bit_generator.state["bit_generator"]:
+            raise ValueError
+        probe.bit_generator.state = rng
+        probe.permutation(3)
+    except Exception:  # noqa: BLE001 - numpy raises several kinds for a bad state
+        _fail("has a minibatch generator state ('batches.rng') that numpy cannot use")
+    return rng, np.array(order, dtype=np.int64), batch
+
+
 def import_session(snapshot: dict, backend: str | None = None, served: bool = False) -> Session:
     """A Session continuing a snapshot; ``backend`` overrides the saved one. ``served``: a
-    file uploaded to the app, held to what a page may ask for (RunConfig.check_served)."""
+    file uploaded to the app, held to what a page may ask for (RunConfig.check_served).
+
+    Every field is checked (types, ranges, lengths, and against the data and the network)
+    before anything is used: a bad file raises SnapshotError saying what is wrong."""
     if not isinstance(snapshot, dict) or snapshot.get("format") != FORMAT:
         _fail("is not an nn-playground session (no 'format': 'nn-playground-session')")
     if snapshot.get("version") != VERSION:
-        _fail(f"has version {snapshot.get('version')!r}; this nn-playground reads version {VERSION}")
-    settings = dict(snapshot.get("settings") or {})
+        _fail(f"has version {str(snapshot.get('version'))[:40]}; this nn-playground reads version {VERSION}")
+    settings = snapshot.get("settings")
+    if not isinstance(settings, dict):
+        _fail("has no settings")
+    settings = dict(settings)
     settings.pop("csv", None)  # the data travels inside the file
     if backend:
         settings["backend"] = backend
@@ -68,54 +170,35 @@ def import_session(snapshot: dict, backend: str | None = None, served: bool = Fa
             config.check_served()
     except ConfigError as err:
         _fail(f"has a bad setting: {err}")
+    data = _read_data(snapshot.get("data"))
+    history = _read_history(snapshot.get("history"))
+    step = _whole(snapshot.get("step"), "'step'", 0, MAX_STEPS)
+    optimizer_step = _whole(snapshot.get("optimizer_step"), "'optimizer_step'", 0, MAX_STEPS)
+    diverged, message = snapshot.get("diverged", False), snapshot.get("message", "")
+    if not isinstance(diverged, bool):
+        _fail("has a 'diverged' that is not true or false")
+    if not isinstance(message, str) or len(message) > MAX_MESSAGE_CHARS:
+        _fail(f"has a 'message' that is not text of at most {MAX_MESSAGE_CHARS} characters")
     try:
-        raw = snapshot["data"]
-        points = np.asarray(raw["points"], dtype=np.float64)
-        n_classes = int(raw["n_classes"])
-        labels = np.asarray(raw["labels"], dtype=np.int64 if n_classes else np.float64)
-        data = DataSet(str(raw["name"]), points, labels, np.asarray(raw["is_train"], dtype=bool), n_classes)
-    except (KeyError, TypeError, ValueError) as err:
-        _fail(f"has no readable data set ({err})")
-    if not np.all(np.isfinite(points)):
-        _fail("has non-finite data points")
-    max_points = RunConfig.param.points.bounds[1]
-    if len(points) > max_points:
-        _fail(f"has {len(points):,} data points; at most {max_points:,}")
-    history = snapshot.get("history")
-    if isinstance(history, dict) and any(isinstance(v, list) and len(v) > MAX_HISTORY_POINTS for v in history.values()):
-        _fail(f"has a loss history of more than {MAX_HISTORY_POINTS:,} entries")
-    session = Session(config, data=data)
+        session = Session(config, data=data)
+    except (ConfigError, DataError) as err:
+        _fail(f"does not fit its data: {err}")
     size = session.spec.layout().size
     arrays = {}
     for name in ("params", "state1", "state2"):
-        try:
-            array = np.asarray(snapshot[name], dtype=np.float64)
-        except (KeyError, TypeError, ValueError):
-            _fail(f"has no readable {name!r}")
+        array = _number_list(snapshot.get(name), name)
         if array.shape != (size,):
             _fail(f"has {array.size} values in {name!r}; this network ({'-'.join(map(str, session.spec.layer_sizes))}) "
                   f"needs {size}")
-        if not np.all(np.isfinite(array)):
-            _fail(f"has non-finite values in {name!r}")
         arrays[name] = array
-    try:
-        batches = snapshot["batches"]
-        order = np.asarray(batches["epoch_order"], dtype=np.int64)
-        if sorted(order.tolist()) != list(range(len(session.X_train))):
-            raise ValueError("the shuffle does not match the training set")
-        session.backend.set_params(arrays["params"])
-        session.backend.load_optimizer_state(arrays["state1"], arrays["state2"], int(snapshot["optimizer_step"]))
-        session._batch_rng.bit_generator.state = batches["rng"]
-        session._epoch_order = order
-        session._batch_in_epoch = int(batches["batch_in_epoch"])
-        session.step = int(snapshot["step"])
-        history = snapshot["history"]
-        session.history = {k: [float("nan") if v is None else float(v) for v in history[k]]
-                           for k in ("epoch", "train_loss", "test_loss")}
-    except (KeyError, TypeError, ValueError) as err:
-        _fail(f"has a broken training state ({err})")
-    session.diverged = bool(snapshot.get("diverged", False))
-    session.message = str(snapshot.get("message", ""))
+    rng, order, batch = _read_batches(snapshot.get("batches"), session)
+    session.backend.set_params(arrays["params"])
+    session.backend.load_optimizer_state(arrays["state1"], arrays["state2"], optimizer_step)
+    session._batch_rng.bit_generator.state = rng
+    session._epoch_order, session._batch_in_epoch = order, batch
+    session.step = step
+    session.history = history
+    session.diverged, session.message = diverged, message
     session._initial_loss = session.history["train_loss"][0] if session.history["train_loss"] else None
     return session
 

@@ -50,12 +50,61 @@ def broken(change):
     (lambda s: s["state1"].__setitem__(0, float("nan")), "non-finite"),
     (lambda s: s["settings"].update(noise=500), "noise"),
     (lambda s: s["settings"].update(hidden=[2]), "needs"),
-    (lambda s: s["batches"].update(epoch_order=[0, 0, 1]), "broken training state"),
+    (lambda s: s["batches"].update(epoch_order=[0, 0, 1]), "not a shuffle"),
     (lambda s: s.pop("data"), "data set"),
+    # every field of the training state, as a hand-edited file might have it
+    (lambda s: s["batches"].update(batch_in_epoch=-7), "'batch_in_epoch'"),
+    (lambda s: s["batches"].update(batch_in_epoch=10**6), "'batch_in_epoch'"),
+    (lambda s: s["batches"].update(batch_in_epoch=1.5), "'batch_in_epoch'"),
+    (lambda s: s["batches"].update(epoch_order=list(range(-1, len(s["batches"]["epoch_order"]) - 1))),
+     "not a shuffle"),
+    (lambda s: s["batches"].update(epoch_order=[10**9] * len(s["batches"]["epoch_order"])), "not a shuffle"),
+    (lambda s: s["batches"].update(rng={"bit_generator": "PCG64", "state": "x"}), "batches.rng"),
+    (lambda s: s["batches"].update(rng=[1, 2]), "batches.rng"),
+    (lambda s: s.update(batches=7), "minibatch state"),
+    (lambda s: s.update(optimizer_step=-1), "'optimizer_step'"),
+    (lambda s: s.update(optimizer_step="3"), "'optimizer_step'"),
+    (lambda s: s.update(step=1e308), "'step'"),
+    (lambda s: s.update(step=True), "'step'"),
+    (lambda s: s["data"].update(labels=[99] * len(s["data"]["labels"])), "classes 0 to 1"),
+    (lambda s: s["data"].update(labels=[-1] * len(s["data"]["labels"])), "classes 0 to 1"),
+    (lambda s: s["data"].update(labels=s["data"]["labels"][:-1]), "as many"),
+    (lambda s: s["data"].update(n_classes=-3), "'n_classes'"),
+    (lambda s: s["data"].update(n_classes=99), "'n_classes'"),
+    (lambda s: s["data"].update(is_train=[False] * len(s["data"]["is_train"])), "no training points"),
+    (lambda s: s["data"].update(is_train="yes"), "is_train"),
+    (lambda s: s["data"].update(points=[[1e308, 0]] * len(s["data"]["points"])), "beyond"),
+    (lambda s: s["data"].update(points=[[0, 0, 0]] * len(s["data"]["points"])), "pairs"),
+    (lambda s: s["data"].update(points="abc"), "pairs"),
+    (lambda s: s["data"].update(name=["x"]), "name"),
+    (lambda s: s["params"].__setitem__(0, "1"), "other than a number"),
+    (lambda s: s["history"].update(epoch=s["history"]["epoch"] + [1.0]), "equally long"),
+    (lambda s: s["history"].update(train_loss="abc"), "history.train_loss"),
+    (lambda s: s.update(history=None), "loss history"),
+    (lambda s: s.update(diverged="no"), "'diverged'"),
+    (lambda s: s.update(message=["<b>"]), "'message'"),
+    (lambda s: s.update(message="x" * 100_000), "'message'"),
+    (lambda s: s.update(settings="x"), "no settings"),
 ])
 def test_bad_files_are_explained(change, hint):
     with pytest.raises(SnapshotError, match=hint):
         import_session(broken(change))
+
+
+def test_an_edited_batch_position_is_refused_and_the_kernels_check_their_indices():
+    """The crash of issue 22: batch_in_epoch -7 made negative batch bounds, and the cpu kernels
+    read outside their arrays (signal 11). Refused at the file, and again at the kernel edge."""
+    with pytest.raises(SnapshotError, match="batch_in_epoch"):
+        import_session(broken(lambda s: s["batches"].update(batch_in_epoch=-7)))
+    session = spiral()
+    n = len(session.X_train)
+    for order, bounds in [([0, 1, n], [0, 3]), ([0, -1], [0, 2]), ([0, 1], [-7, 2]), ([0, 1], [0, 5]),
+                          ([0, 1], [0, 2, 1])]:
+        with pytest.raises(ValueError, match="sample_order|batch_bounds"):
+            session.backend.train(session.X_train, session.T_train, np.array(order), np.array(bounds),
+                                  session.config.optimizer_settings())
+    with pytest.raises(ValueError, match="X must be"):
+        session.backend.logits(np.zeros((4, 5)))
 
 
 def test_cli_save_then_resume_equals_one_long_run(tmp_path, capsys):

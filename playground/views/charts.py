@@ -20,12 +20,11 @@ page's time in Chromium:
 """
 from __future__ import annotations
 
-import html
-
 from bokeh.models import ColumnDataSource
 from bokeh.plotting import figure
 
 from .frame_channel import DIRECT
+from .text import as_text
 
 
 BOKEH_SPEEDUPS_JS = """
@@ -66,9 +65,9 @@ def legend_html(entries: list[tuple[str, str]], title: str = "") -> str:
     """A one-line legend: ``entries`` = [(label, css colour)], each shown as a coloured dash."""
     swatch = ("<span style='display:inline-block;width:16px;height:3px;margin:0 3px 3px 6px;"
               "vertical-align:middle;background:{}'></span>")
-    items = "".join(f"<span class='legend-item'>{swatch.format(color)}{html.escape(label)}</span>"
+    items = "".join(f"<span class='legend-item'>{swatch.format(color)}{as_text(label)}</span>"
                     for label, color in entries)
-    heading = f"<b>{html.escape(title)}</b> " if title else ""
+    heading = f"<b>{as_text(title)}</b> " if title else ""
     return f"<div class='chart-legend' style='font-size:12px'>{heading}{items}</div>"
 
 

@@ -25,7 +25,6 @@ or shown), each batch of them inside one ``pn.io.unlocked()`` block.
 """
 from __future__ import annotations
 
-import html
 import math
 from typing import Callable
 
@@ -39,6 +38,7 @@ from ..slowstep import OUTPUT_ERROR_FORMULAS, SlowStepData, SlowStepRefused
 from .boundary import BoundaryView
 from .network import NetworkDiagram, _edge_style
 from .readout import Readout
+from .text import as_text, error_html
 
 GREY = "#c8c8c8"
 TEXT = "#222222"
@@ -184,7 +184,7 @@ class SlowStep(pn.viewable.Viewer):
             with self._lock:
                 data = slowstep.compute(session, point)
         except SlowStepRefused as err:
-            self.cancel(message=f"<span class='error'>{html.escape(str(err))}</span>")
+            self.cancel(message=error_html(err))
             return
         # A frame still in flight when training was paused is dropped: draw the network as it is.
         self._advance(0)
@@ -244,7 +244,7 @@ class SlowStep(pn.viewable.Viewer):
         with pn.io.unlocked():
             self._boundary.highlight_point(index)
             if 0 <= index < len(session.X_train):
-                self.caption.set(html=f"Point #{index} {html.escape(self._describe_point(session, index))} chosen: "
+                self.caption.set(html=f"Point #{index} {as_text(self._describe_point(session, index))} chosen: "
                                       "press <b>Slow step</b> to follow it through one training step.")
 
     # ------------------------------------------------------------------ helpers
@@ -420,7 +420,7 @@ class _Picture:
     # ------------------------------------------------------------------ pieces
     def _edge_name(self, e: int) -> str:
         l, i, j = self.edge_layer[e], self.edge_i[e], self.edge_j[e]
-        return html.escape(f"{self.names[l][i]} → {self.names[l + 1][j]}")
+        return as_text(f"{self.names[l][i]} → {self.names[l + 1][j]}")
 
     def _set_edges(self, mask: np.ndarray, values: np.ndarray, alpha: float, log_scale: bool) -> None:
         """Colour (sign) and width (magnitude, scaled within the chosen edges) of ``mask``'s edges."""
@@ -510,7 +510,7 @@ class _Picture:
                       + "], one probability per class")
         else:
             result = f"a = {activation}({num(z)}) = {num(data.forward.inputs[layer + 1][0, j])}"
-        detail = (f"<div><b>{html.escape(names[layer + 1][j])}</b> for {self._point_text()}:</div>"
+        detail = (f"<div><b>{as_text(names[layer + 1][j])}</b> for {self._point_text()}:</div>"
                   f"<div class='formula'>z = {terms} + {factor(b[j])} (bias) = {num(z)}</div>"
                   f"<div class='formula'>{result}</div>"
                   "<div class='hint'>Under each neuron: its z and its output. Hover an edge for w × a.</div>")
@@ -549,7 +549,7 @@ class _Picture:
         if data.regularization != "none":
             penalty = (f"<div>Penalty ({data.regularization}, λ = {num(data.reg_rate)}): {num(data.penalty)}, so the "
                        f"step descends {num(data.batch_loss + data.penalty)}.</div>")
-        detail = (f"<div class='formula'>{html.escape(data.loss_formula)}</div>"
+        detail = (f"<div class='formula'>{as_text(data.loss_formula)}</div>"
                   f"<div>For {self._point_text()}: <span class='formula'>L = {written}</span></div>{penalty}"
                   f"<div class='hint'>On the data plot each training point's diameter is "
                   f"{SIZE_BASE:g} px + {SIZE_PER_LOSS:g} px × its loss; the batch's points have a dark outline. "

@@ -12,7 +12,6 @@ carry uploaded data (``csv`` is not a link setting).
 """
 from __future__ import annotations
 
-import html
 import re
 import shutil
 import tempfile
@@ -27,6 +26,8 @@ from ..config import RunConfig
 from ..data import DataError, DataSet, load_csv
 from .colors import DEFAULT_PALETTE
 from .data_picker import scatter_png
+from .text import as_text, error_html
+from .upload_limit import size_text
 
 MAX_UPLOAD_BYTES = 2_000_000  # about 40,000 rows of ordinary numbers
 MAX_UPLOAD_POINTS = RunConfig.param.points.bounds[1]  # what the app draws and trains at a good pace
@@ -90,14 +91,23 @@ class CsvUpload(pn.viewable.Viewer):
         with param.parameterized.discard_events(self.input):
             self.input.value = None  # the same file chosen again (fixed, say) is news again
 
+    @staticmethod
+    def _too_big(name: str, n_bytes: int) -> str:
+        return (f"{name} is {size_text(n_bytes)}; the playground takes files up to "
+                f"{MAX_UPLOAD_BYTES // 1_000_000} MB (the command line takes any size)")
+
+    def refuse_too_big(self, filename: str, n_bytes: int) -> None:
+        """The page refused to send a file of ``n_bytes`` (see views/upload_limit.py): say why."""
+        self._say(error_html(f"Not loaded: {self._too_big(safe_file_name(filename), n_bytes)}. "
+                             "The data set shown stays."))
+
     def load(self, raw: bytes, filename: str | None) -> bool:
         """Check ``raw`` (the file's bytes) and use it; True when it is now the data set."""
         name = safe_file_name(filename)
         folder = self._folder / str(self._uploads + 1)
         try:
             if len(raw) > MAX_UPLOAD_BYTES:
-                raise DataError(f"{name} is {len(raw) / 1e6:.1f} MB; the playground takes files up to "
-                                f"{MAX_UPLOAD_BYTES // 1_000_000} MB (the command line takes any size)")
+                raise DataError(self._too_big(name, len(raw)))
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / name
             path.write_bytes(raw)
@@ -107,7 +117,7 @@ class CsvUpload(pn.viewable.Viewer):
                                 f"{MAX_UPLOAD_POINTS:,} (the command line takes any number)")
         except DataError as err:
             shutil.rmtree(folder, ignore_errors=True)
-            self._say(f"<span class='error'>Not loaded: {html.escape(str(err))}. The data set shown stays.</span>")
+            self._say(error_html(f"Not loaded: {err}. The data set shown stays."))
             return False
         self._uploads += 1
         old, self._path, self.dataset = self._path, path, data
@@ -144,7 +154,7 @@ class CsvUpload(pn.viewable.Viewer):
         data = self.dataset
         kind = "a regression target" if data.is_regression else f"{data.n_classes} classes"
         n_train = int(data.is_train.sum())
-        return (f"<div class='summary'>Using <b>{html.escape(data.name)}</b>: {len(data.points):,} points, {kind}, "
+        return (f"<div class='summary'>Using <b>{as_text(data.name)}</b>: {len(data.points):,} points, {kind}, "
                 f"{n_train:,} for training and {len(data.points) - n_train:,} for testing. Export session keeps "
                 f"these data; a copied link cannot carry them.</div>")
 

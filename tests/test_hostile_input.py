@@ -1,0 +1,141 @@
+"""Hostile input without a browser (issues 16 and 22): what a crafted file, link, upload or
+request does. Each must end in one line that says what is wrong, the server up and the
+session unchanged; text from outside reaches the page escaped."""
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+
+from playground.app import Playground
+from playground.config import ConfigError, RunConfig
+from playground.data import DataError, load_csv
+from playground.json_input import nesting_depth, parse_json, read_capped
+from playground.session import Session
+from playground.snapshot import SnapshotError, export_session
+from playground.views.text import as_text, error_html, notice_html
+
+MARKUP = "<img src=x onerror=alert(21)>"
+
+
+def test_text_helpers_escape_everything_they_are_given():
+    for html in (as_text(MARKUP), error_html(MARKUP, prefix=MARKUP), notice_html(MARKUP, title=MARKUP)):
+        assert "<img" not in html and "&lt;img src=x onerror=alert(21)&gt;" in html
+
+
+@pytest.mark.parametrize("raw, hint", [
+    (b"[" * 100_000 + b"]" * 100_000, "100000 deep"),
+    (b'{"a": ' + b"1" * 5000 + b"}", "4300 digits"),
+    (b'{"a": NaN}', "NaN"),
+    (b"", "empty"),
+    (b"   \n", "empty"),
+    (b"\xff\xfe{}", "UTF-8"),
+    (b"{not json", "not valid JSON"),
+    (b"x" * 101, "larger than"),
+])
+def test_bad_json_is_refused_quickly_in_one_line(raw, hint):
+    started = time.perf_counter()
+    with pytest.raises(SnapshotError, match=hint) as caught:
+        parse_json(raw, "this file", SnapshotError, max_bytes=100 if len(raw) > 100 and raw[0:1] == b"x" else 10**6)
+    assert time.perf_counter() - started < 2.0 and "\n" not in str(caught.value)
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting():
+    assert nesting_depth(b'{"a": "[[[[[[[[{{{{\\"]]", "b": [[1]]}') == 3
+    assert parse_json(b'{"a": "' + b"[" * 50 + b'"}', "f", ValueError, 10**6) == {"a": "[" * 50}
+
+
+def test_files_are_read_with_a_byte_cap_not_a_stat(tmp_path):
+    with pytest.raises(ConfigError, match="larger than 0.001 MB"):
+        read_capped("/dev/zero", "config file", ConfigError, 1000)  # st_size is 0; it never ends
+    with pytest.raises(ConfigError, match="is a folder"):
+        read_capped(tmp_path, "config file", ConfigError, 1000)
+
+
+def test_a_csv_with_huge_numbers_or_too_many_bytes_is_refused(tmp_path, monkeypatch):
+    path = tmp_path / "huge.csv"
+    path.write_text("x1,x2,label\n" + "1e308,-1e308,0\n" * 5 + "0,0,1\n" * 5)
+    with pytest.raises(DataError, match="row 2, column x1.*finite number from -1e\\+06 to 1e\\+06"):
+        load_csv(path)
+    sparse = tmp_path / "sparse.csv"
+    with open(sparse, "wb") as stream:
+        stream.truncate(10_000)  # zeros the disk does not hold: read, not stat, finds the size
+    monkeypatch.setattr("playground.data.MAX_CSV_BYTES", 1000)
+    with pytest.raises(DataError, match="larger than"):
+        load_csv(sparse)
+
+
+@pytest.fixture
+def app():
+    app = Playground()
+    app._step_once()
+    return app
+
+
+def _state(app):
+    return app.session.step, app.session.backend.get_params().tolist(), app.notice.object
+
+
+def _snapshot(app, change):
+    snapshot = json.loads(json.dumps(export_session(app.session)))
+    change(snapshot)
+    return json.dumps(snapshot).encode()
+
+
+@pytest.mark.parametrize("raw, hint", [
+    (b"[" * 100_000 + b"]" * 100_000, "nests lists or objects"),
+    (b'{"format": "nn-playground-session", "version": ' + b"9" * 5000 + b"}", "4300 digits"),
+    (b"", "empty"),
+    ("not bytes but text", "not valid JSON"),
+    (["a", "list"], "did not arrive as one file"),
+])
+def test_an_import_that_cannot_be_parsed_says_so_and_changes_nothing(app, raw, hint):
+    before = _state(app)[:2]
+    app.import_session(raw)
+    assert "Import failed" in app.notice.object and hint in app.notice.object, app.notice.object
+    assert _state(app)[:2] == before
+
+
+@pytest.mark.parametrize("change, hint", [
+    (lambda s: s["batches"].update(batch_in_epoch=-7), "batch_in_epoch"),
+    (lambda s: s["data"].update(labels=[99] * len(s["data"]["labels"])), "classes 0 to 1"),
+    (lambda s: s["data"].update(n_classes=-3), "n_classes"),
+    (lambda s: s["data"].update(is_train=[False] * len(s["data"]["is_train"])), "no training points"),
+    (lambda s: s.update(step=1e308), "&#x27;step&#x27;"),
+    (lambda s: s.update(optimizer_step=-1), "optimizer_step"),
+])
+def test_a_crafted_session_file_is_refused_and_the_session_goes_on(app, change, hint):
+    before = _state(app)[:2]
+    app.import_session(_snapshot(app, change))
+    assert "Import failed" in app.notice.object and hint in app.notice.object, app.notice.object
+    assert _state(app)[:2] == before
+    app._step_once()  # and it still trains
+    assert app.session.step > before[0]
+
+
+def test_markup_in_a_session_file_reaches_the_notice_as_text(app):
+    app.import_session(_snapshot(app, lambda s: s.update(diverged=True, message=MARKUP)))
+    assert "<img" not in app.notice.object and "&lt;img src=x onerror=alert(21)&gt;" in app.notice.object
+
+
+def test_a_refused_file_from_the_page_is_explained(app):
+    app._refuse_file(app.import_input.accept, "big.json", 31_457_280)
+    assert "Import failed: big.json is 31.5 MB; a session file may be up to 20 MB." in app.notice.object
+    app._refuse_file(app.upload.input.accept, MARKUP, 3_000_000)
+    message = app.upload.message.object
+    assert "Not loaded:" in message and "3.0 MB" in message and "<img" not in message
+    # a page may send anything: malformed reports are ignored
+    before = app.notice.object
+    for msg in ({"accept": "x", "name": "a", "bytes": 1}, {"accept": ".json", "name": 3, "bytes": 1},
+                {"accept": ".json", "name": "a", "bytes": True}, "garbage", None, [1, 2]):
+        app.upload_limit._handle_msg(msg)
+    assert app.notice.object == before
+
+
+def test_a_link_with_a_very_long_number_is_refused_in_a_short_line():
+    config = RunConfig()
+    problems = config.apply_query({"learning_rate": "1" * 5000, "hidden": "9" * 5000, "seed": "7" * 5000})
+    assert len(problems) == 3 and all(len(p) < 200 for p in problems), problems
+    assert config.learning_rate is None and config.hidden == [4, 2] and config.seed == 0
