@@ -68,13 +68,14 @@ class ServerProcess:
     """``nn-playground serve`` in a subprocess, measured with psutil when it is installed,
     else from /proc (Linux). Its output goes to a log file, read for tracebacks."""
 
-    def __init__(self, port: int, num_procs: int = 1, extra_args: tuple = ()):
+    def __init__(self, port: int, num_procs: int = 1, extra_args: tuple = (), extra_env: dict | None = None):
         self.port = port
         self.log = tempfile.NamedTemporaryFile(prefix="nn-playground-serve-", suffix=".log", delete=False)
         command = [sys.executable, "-m", "playground.cli", "serve", "--address", "127.0.0.1",
                    "--port", str(port), "--num-procs", str(num_procs), *extra_args]
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+               **(extra_env or {})}
         self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, env=env,
                                         stdin=subprocess.DEVNULL, start_new_session=True)
 

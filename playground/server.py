@@ -17,6 +17,7 @@ import gc
 import json
 import math
 import os
+import secrets
 import socket
 import time
 import weakref
@@ -61,6 +62,12 @@ def _fork_with_own_sockets(num_procs: int) -> int:
 
     bokeh_server.bind_sockets = bind_own_socket  # where Bokeh's Server binds (Bokeh 3)
     return 1
+
+
+def session_secret() -> str:
+    """The key that signs session ids: ``BOKEH_SECRET_KEY`` when set (several servers behind
+    one address must share it), else a new random one for this server's life."""
+    return os.environ.get("BOKEH_SECRET_KEY") or secrets.token_urlsafe(32)
 
 
 def warm_up() -> None:
@@ -249,6 +256,10 @@ def serve(port: int = 5006, address: str | None = None, show: bool = False, thre
     from .race import create_race
 
     one_process = num_procs == 1
+    # Signed session ids: a page's session id and token are made and signed by this server,
+    # so no one can choose a tab's id in a link (?bokeh-session-id=...) or forge a token to
+    # connect to another person's session. Made before forking: every process checks alike.
+    secret_key = session_secret()
     if num_procs > 1 and hasattr(socket, "SO_REUSEPORT"):
         num_procs = _fork_with_own_sockets(num_procs)
     warm_up()
@@ -262,4 +273,5 @@ def serve(port: int = 5006, address: str | None = None, show: bool = False, thre
                     unused_session_lifetime_milliseconds=UNUSED_SESSION_MS,
                     check_unused_sessions_milliseconds=CHECK_UNUSED_MS,
                     websocket_max_message_size=MAX_MESSAGE_BYTES,
+                    sign_sessions=True, secret_key=secret_key, generate_session_ids=True,
                     extra_patterns=[(r"/stats", StatsHandler, {"reclaimer": reclaimer})])

@@ -155,6 +155,21 @@ def test_ready_and_drawn_reach_the_pages_own_channel_only():
     assert heard == [9]
 
 
+def test_a_second_connection_to_the_session_cannot_take_the_frames_of_the_page():
+    channel, root, source, rng, events = on_a_page()
+    heard = []
+    channel.on_drawn(heard.append)
+    own, second = PageHandler(channel.document), PageHandler(channel.document)
+    frame_socket._heard(own, frame_socket.READY + channel.token)
+    frame_socket._heard(second, frame_socket.READY + channel.token)  # the same session, another socket
+    assert channel.page_socket._handler() is own
+    frame_socket._heard(second, frame_socket.DRAWN + "5")  # forged acknowledgements are not heard
+    assert heard == []
+    own.ws_connection.closing = True  # the page's socket closed: its reconnection may take over
+    frame_socket._heard(second, frame_socket.READY + channel.token)
+    assert channel.page_socket._handler() is second
+
+
 def test_other_messages_are_not_frame_messages():
     assert frame_socket.decode(b"\x00" * 64) is None
     assert frame_socket.decode(b"nnpFr") is None

@@ -8,6 +8,7 @@ advance and the slowest stay within 4x of the fastest (fair sharing).
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 
 import pytest
@@ -162,7 +163,8 @@ def test_a_page_slow_to_connect_keeps_its_session_and_a_new_session_uses_local_s
         from tornado.websocket import websocket_connect
 
         http = AsyncHTTPClient(force_instance=True)
-        server = ServerProcess(_free_port())
+        secret = secrets.token_urlsafe(32)  # the server signs session ids with it
+        server = ServerProcess(_free_port(), extra_env={"BOKEH_SECRET_KEY": secret})
         base = f"http://127.0.0.1:{server.port}"
         try:
             await server.wait_ready(http)
@@ -174,7 +176,9 @@ def test_a_page_slow_to_connect_keeps_its_session_and_a_new_session_uses_local_s
                 assert (await server.stats(http))["sessions"] == 1
                 await asyncio.sleep(0.25)  # polling the server's count over the whole interval
 
-            token = generate_jwt_token(generate_session_id())  # a session this server never built
+            # a session this server never built (as another process of the room would have)
+            token = generate_jwt_token(generate_session_id(secret_key=secret, signed=True),
+                                       secret_key=secret, signed=True)
             ws = await websocket_connect(base.replace("http", "ws") + "/ws", subprotocols=["bokeh", token])
             client = PageClient(base)
             client._ws = ws

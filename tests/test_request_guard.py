@@ -62,3 +62,51 @@ def test_a_link_with_a_very_long_number_opens_the_page(url, path):
 def test_component_and_static_routes_refuse_what_is_not_panels(url, path, capsys):
     assert status(url + path) in (403, 404)
     assert "Beautiful is better than ugly" not in capsys.readouterr().out  # `this` was not imported
+
+
+# ------------------------------------------------------------------ sessions (issue 22, item 3)
+def _websocket(url: str, token: str, origin: str | None = None):
+    """Connect to the app's websocket with ``token``; the HTTP status it is refused with, or
+    None when it was accepted (and then closed again)."""
+    import asyncio
+
+    from tornado.httpclient import HTTPClientError, HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    async def connect():
+        headers = {"Origin": origin or url}
+        request = HTTPRequest(url.replace("http", "ws") + "/ws", headers=headers)
+        try:
+            socket = await websocket_connect(request, subprotocols=["bokeh", token])
+        except HTTPClientError as err:
+            return err.code
+        message = await socket.read_message()  # Bokeh sends ACK first, or closes a bad session
+        socket.close()
+        return None if message is not None else "closed"
+
+    return asyncio.run(connect())
+
+
+def _page_token(url: str) -> str:
+    import re
+
+    with urllib.request.urlopen(url + "/", timeout=60) as response:
+        return re.search(r'"token"\s*:\s*"([^"]+)"', response.read().decode()).group(1)
+
+
+def test_a_tab_id_chosen_in_the_link_is_refused(url):
+    assert status(url + "/?bokeh-session-id=chosen-by-someone") == 403
+
+
+def test_a_forged_session_token_is_refused_and_a_real_one_accepted(url):
+    from bokeh.util.token import generate_jwt_token
+
+    assert _websocket(url, _page_token(url)) is None  # the page's own token connects
+    forged = generate_jwt_token("someone-elses-session", signed=False)
+    assert _websocket(url, forged) in (403, "closed")
+    other_key = generate_jwt_token("someone-elses-session", signed=True, secret_key="x" * 44)
+    assert _websocket(url, other_key) in (403, "closed")
+
+
+def test_a_websocket_from_a_foreign_origin_is_refused(url):
+    assert _websocket(url, _page_token(url), origin="http://evil.example") == 403

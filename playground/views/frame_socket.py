@@ -95,6 +95,11 @@ class PageSocket:
     def __init__(self, handler: WSHandler):
         self._handler = weakref.ref(handler)
 
+    def is_open(self) -> bool:
+        """Whether the page's websocket is still open."""
+        protocol = getattr(self._handler(), "ws_connection", None)
+        return protocol is not None and not protocol.is_closing()
+
     def send(self, message: bytes, doc) -> bool:
         """Write ``message`` now; False (nothing written) when that would not be in order
         with the Bokeh messages of ``doc`` (its document), or the socket has closed."""
@@ -145,6 +150,12 @@ def _heard(handler: WSHandler, text: str) -> None:
         return
     if connection.session.document is not channel.document:
         log.warning("a page said READY for a frame channel of another session: ignored")
+        return
+    current = channel.page_socket
+    if current is not None and current.is_open() and current._handler() is not handler:
+        # A second connection to this session (Bokeh serves several): the frames stay with the
+        # page that has them, until its socket closes (a page that reconnects says READY anew).
+        log.warning("a second connection said READY for a frame channel in use: ignored")
         return
     _sockets[handler] = weakref.ref(channel)
     channel.page_socket = PageSocket(handler)
