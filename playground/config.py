@@ -252,11 +252,14 @@ class RunConfig(param.Parameterized):
             value = getattr(self, name)
             if name == "activation" and len(set(value)) == 1:
                 value = value[:1]  # one name for all layers
+            if value is None and name in HYPERPARAMETERS:
+                value = getattr(self.optimizer_settings(), name)  # unset: the value in use, not "None"
             if name in HYPERPARAMETERS and name != "learning_rate" and value == getattr(torch_defaults, name):
                 continue  # the optimizer's own default: the link need not carry it
             if name in self.LINK_EXCLUDED or value == getattr(defaults, name):
                 continue
-            values[name] = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+            if value is not None:
+                values[name] = ",".join(map(str, value)) if isinstance(value, list) else str(value)
         return values
 
     def to_dict(self) -> dict:

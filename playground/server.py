@@ -18,7 +18,9 @@ import json
 import math
 import os
 import secrets
+import signal
 import socket
+import sys
 import time
 import weakref
 
@@ -55,6 +57,7 @@ def _fork_with_own_sockets(num_procs: int) -> int:
     from tornado import netutil, process
 
     process.fork_processes(num_procs)  # returns in each child only
+    _end_with_parent()
 
     def bind_own_socket(address, port):
         sockets = netutil.bind_sockets(port=port, address=address, reuse_port=True)
@@ -62,6 +65,21 @@ def _fork_with_own_sockets(num_procs: int) -> int:
 
     bokeh_server.bind_sockets = bind_own_socket  # where Bokeh's Server binds (Bokeh 3)
     return 1
+
+
+def _end_with_parent() -> None:
+    """Ask Linux to send this (forked) process SIGTERM when its parent ends (prctl
+    PR_SET_PDEATHSIG): a room's server stopped with SIGTERM (a service manager, ``kill``)
+    left its children listening on the port. Elsewhere, nothing is done."""
+    name = ctypes.util.find_library("c")
+    if not name or not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(name, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent ended before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def session_secret() -> str:

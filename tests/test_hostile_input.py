@@ -139,3 +139,15 @@ def test_a_link_with_a_very_long_number_is_refused_in_a_short_line():
     problems = config.apply_query({"learning_rate": "1" * 5000, "hidden": "9" * 5000, "seed": "7" * 5000})
     assert len(problems) == 3 and all(len(p) < 200 for p in problems), problems
     assert config.learning_rate is None and config.hidden == [4, 2] and config.seed == 0
+
+
+def test_a_link_never_carries_none_for_an_unset_hyperparameter():
+    """After importing a session that kept torch's default learning rate (None), the link read
+    learning_rate=None, and reopening it was refused."""
+    from playground.app import default_config
+
+    config = RunConfig(learning_rate=None, optimizer="sgd")
+    query = config.query(default_config())
+    assert "None" not in query.values() and query["learning_rate"] == "0.001"
+    reopened = RunConfig()
+    assert reopened.apply_query(query) == [] and reopened.optimizer_settings() == config.optimizer_settings()

@@ -199,3 +199,42 @@ def test_a_page_slow_to_connect_keeps_its_session_and_a_new_session_uses_local_s
 
     document = asyncio.run(scenario())
     assert "static/extensions/panel/" in document and "cdn.holoviz.org" not in document
+
+
+def test_the_forked_processes_end_with_their_parent():
+    """``serve --num-procs 2`` stopped with SIGTERM to the parent (as a service manager does):
+    its children end too, and nothing listens on the port any more."""
+    import os
+    import signal
+    import socket
+
+    async def scenario():
+        from tornado.httpclient import AsyncHTTPClient
+
+        http = AsyncHTTPClient(force_instance=True)
+        server = ServerProcess(_free_port(), num_procs=2)
+        try:
+            await server.wait_ready(http)
+            children = [pid for pid in server.pids() if pid != server.process.pid]
+            os.kill(server.process.pid, signal.SIGTERM)  # the parent only, not its group
+            server.process.wait(20)
+            deadline = time.monotonic() + 20
+            alive = children
+            while alive and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)  # polling the children's exit
+                alive = [pid for pid in children if os.path.exists(f"/proc/{pid}") and
+                         open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"]
+            with socket.socket() as probe:
+                listening = probe.connect_ex(("127.0.0.1", server.port)) == 0
+            return children, alive, listening
+        finally:
+            http.close()
+            server.stop()
+            for pid in server.pids():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+
+    children, alive, listening = asyncio.run(scenario())
+    assert len(children) == 2 and alive == [] and not listening, (children, alive, listening)
