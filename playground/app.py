@@ -147,6 +147,7 @@ class Playground(pn.viewable.Viewer):
         self._landscape_due = 0.0  # perf_counter time after which the contours are redrawn
         self._landscape_busy = False
         self._restoring = False  # True while an imported session's settings are applied
+        self._resetting_widget = False  # True while a refused hyper-parameter's box is set back
         self._session_lock = threading.Lock()  # one advance at a time on this user's session
         self._generation = 0  # bumped by Step/Reset/new session: older frames in flight are dropped
         # The next frame, trained while the page draws the current one: (future of
@@ -316,13 +317,32 @@ class Playground(pn.viewable.Viewer):
 
     # ------------------------------------------------------------------ settings
     def _set_hyperparameter(self, name: str, value) -> None:
-        if value is None:
+        """A hyper-parameter typed into its box: used if valid; else refused in words that
+        name the box, and the box shows again the value that training uses."""
+        widget = self.hyper_widgets[name]
+        if value is None or self._resetting_widget:
             return
+        label = widget.name
         try:
-            self.config.update_checked({name: value})
+            self.config.apply_checked(RunConfig.convert_values({name: value}, lambda n: label), lambda n: label)
             self.notice.object = ""
+            return
         except ConfigError as err:
-            self.notice.object = error_html(err)
+            in_use = getattr(self.config.optimizer_settings(), name)
+            self.notice.object = error_html(f"{err}; training goes on with {in_use:g}.")
+
+        def show_value_in_use():
+            self._resetting_widget = True
+            try:
+                widget.value = in_use
+            finally:
+                self._resetting_widget = False
+
+        doc = pn.state.curdoc
+        if doc is not None and doc.session_context is not None:
+            doc.add_next_tick_callback(show_value_in_use)  # Panel does not echo a value back in its own change
+        else:
+            show_value_in_use()
 
     def _show_optimizer_hyperparameters(self) -> None:
         """Only the chosen optimizer's own hyper-parameters are shown, with its defaults."""

@@ -100,7 +100,7 @@ def test_only_the_optimizers_own_hyperparameters_show(app):
 def test_bad_hyperparameter_is_refused_and_nothing_is_lost(app):
     app.config.optimizer = "momentum"
     app.hyper_widgets["momentum"].value = 1.5
-    assert "momentum" in app.notice.object and app.config.momentum != 1.5
+    assert "Momentum must be" in app.notice.object and app.config.momentum != 1.5
 
 
 def test_divergence_stops_and_explains(app):

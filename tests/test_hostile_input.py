@@ -151,3 +151,15 @@ def test_a_link_never_carries_none_for_an_unset_hyperparameter():
     assert "None" not in query.values() and query["learning_rate"] == "0.001"
     reopened = RunConfig()
     assert reopened.apply_query(query) == [] and reopened.optimizer_settings() == config.optimizer_settings()
+
+
+@pytest.mark.parametrize("value", [1.5, float("nan"), -0.2])
+def test_a_refused_hyperparameter_is_named_as_on_the_page_and_its_box_shows_the_value_in_use(value):
+    app = Playground(optimizer="adam")
+    box = app.hyper_widgets["beta1"]
+    box.value = value
+    assert "Beta1 must be" in app.notice.object and "--beta1" not in app.notice.object, app.notice.object
+    assert "training goes on with 0.9" in app.notice.object
+    assert box.value == 0.9 and app.config.optimizer_settings().beta1 == 0.9
+    box.value = 0.8  # a good value is taken, and the notice goes
+    assert app.config.beta1 == 0.8 and app.notice.object == ""
