@@ -20,7 +20,7 @@ from kernels import BackendUnavailable
 
 from .config import HYPERPARAMETERS, ConfigError, DescentConfig, RunConfig, flag
 from .data import DataError, write_csv
-from .idle import IDLE_PAUSE_MINUTES, SESSION_TIMEOUT_MINUTES
+from .idle import IDLE_PAUSE_MINUTES, MAX_TABS_PER_ADDRESS, SESSION_TIMEOUT_MINUTES
 
 PROG = "nn-playground"
 
@@ -113,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--session-timeout-minutes", default=str(SESSION_TIMEOUT_MINUTES), metavar="MINUTES",
                        help="a tab left this long without a click is ended, and the page says to reload; "
                             f"a closed tab's session always ends within seconds (default: {SESSION_TIMEOUT_MINUTES:g})")
+    serve.add_argument("--max-tabs-per-address", default=str(MAX_TABS_PER_ADDRESS), metavar="N",
+                       help="open tabs one client address may hold in each server process; more get a "
+                            "page that says so (default: %(default)s; a room behind one NAT address "
+                            "needs about two per learner)")
     return parser
 
 
@@ -338,13 +342,21 @@ def run_serve(args) -> int:
         raise UsageError(f"--num-procs must be a whole number from 1 to 64, got {args.num_procs!r}") from None
     idle_pause = _minutes_flag("--idle-pause-minutes", args.idle_pause_minutes)
     session_timeout = _minutes_flag("--session-timeout-minutes", args.session_timeout_minutes)
+    try:
+        max_tabs = int(args.max_tabs_per_address)
+        if not 1 <= max_tabs <= 100_000:
+            raise ValueError
+    except ValueError:
+        raise UsageError(f"--max-tabs-per-address must be a whole number from 1 to 100000, "
+                         f"got {args.max_tabs_per_address!r}") from None
     print(f"nn-playground: starting at http://localhost:{port}/ (the first start after an install "
           "compiles the kernels, up to a minute; 'Launching server' says it is up; Ctrl+C stops)",
           file=sys.stderr)
     try:
         serve(port=port, address=args.address, show=args.show, num_procs=num_procs,
               allow_websocket_origin=args.allow_websocket_origin or [],
-              idle_pause_minutes=idle_pause, session_timeout_minutes=session_timeout)
+              idle_pause_minutes=idle_pause, session_timeout_minutes=session_timeout,
+              max_tabs_per_address=max_tabs)
     except OSError as err:
         raise UsageError(f"cannot listen on port {port}: {err.strerror or err}; try another --port") from None
     return 0

@@ -15,6 +15,8 @@ from .views.text import error_html, notice_html
 
 IDLE_PAUSE_MINUTES = 20.0  # serve --idle-pause-minutes: a run playing this long without a click pauses
 SESSION_TIMEOUT_MINUTES = 120.0  # serve --session-timeout-minutes: a tab this long without a click ends
+MAX_TABS_PER_ADDRESS = 60  # one server process's open tabs from one client address (a room behind
+# one NAT address: 30 learners with two tabs each); a page costs ~5 MB and most of a second to build
 MIN_CHECK_S, MAX_CHECK_S = 0.2, 10.0  # how often the idle time is looked at (a fifth of the shortest limit)
 
 

@@ -11,6 +11,7 @@ and for a teacher's curiosity; it shows nothing of anyone's session.
 """
 from __future__ import annotations
 
+import collections
 import ctypes
 import ctypes.util
 import gc
@@ -29,8 +30,9 @@ from panel.io.resources import LOCAL_DIST
 from tornado.ioloop import IOLoop
 from tornado.web import RequestHandler
 
-from .idle import IDLE_PAUSE_MINUTES, SESSION_TIMEOUT_MINUTES, IdleWatch
+from .idle import IDLE_PAUSE_MINUTES, MAX_TABS_PER_ADDRESS, SESSION_TIMEOUT_MINUTES, IdleWatch
 from .views.frame_channel import FRAMES_SENT
+from .views.text import error_html
 
 UNUSED_SESSION_MS = 5_000  # a closed tab's session is dropped after this long
 FIRST_CONNECT_GRACE_S = 60.0  # a new page's session waits this long for its websocket
@@ -228,9 +230,36 @@ def hold_until_connected(doc, grace_s: float = FIRST_CONNECT_GRACE_S) -> None:
     IOLoop.current().call_later(grace_s, release)
 
 
+class AddressLimit:
+    """How many tabs (sessions) of this process each client address holds, at most ``limit``:
+    one client's bare requests cannot fill the server's memory with pages nobody sees."""
+
+    def __init__(self, limit: int = MAX_TABS_PER_ADDRESS):
+        self.limit = limit
+        self.open: collections.Counter = collections.Counter()
+
+    def admit(self, address: str) -> bool:
+        """Count a new tab from ``address``; False (not counted) when it holds ``limit`` already."""
+        if self.open[address] >= self.limit:
+            return False
+        self.open[address] += 1
+        return True
+
+    def release(self, address: str) -> None:
+        self.open[address] -= 1
+        if self.open[address] <= 0:
+            del self.open[address]
+
+
+def too_many_tabs_page(limit: int):
+    """The cheap page a client over its tab limit gets instead of a playground."""
+    return pn.pane.HTML(error_html(f"Too many tabs of the playground are open from your address (at most "
+                                   f"{limit}): close some, then reload this page."), margin=20)
+
+
 def page_factory(idle_pause_minutes: float = IDLE_PAUSE_MINUTES,
                  session_timeout_minutes: float = SESSION_TIMEOUT_MINUTES, reclaimer: MemoryReclaimer | None = None,
-                 hold_for_websocket: bool = True):
+                 hold_for_websocket: bool = True, address_limit: AddressLimit | None = None):
     """The function that builds a tab's playground, with the room's idle rules attached.
 
     ``hold_for_websocket``: keep a new session until its page connects (one server
@@ -239,11 +268,16 @@ def page_factory(idle_pause_minutes: float = IDLE_PAUSE_MINUTES,
     from .app import create_app
 
     reclaimer = reclaimer or MemoryReclaimer()
+    address_limit = address_limit or AddressLimit()
 
     def page():
         doc = pn.state.curdoc
         served = doc is not None and doc.session_context is not None
         if served:
+            address = getattr(doc.session_context.request, "remote_ip", None) or "unknown"
+            if not address_limit.admit(address):
+                return too_many_tabs_page(address_limit.limit)
+            pn.state.on_session_destroyed(lambda context: address_limit.release(address))
             # A session built for a websocket that reached it first (another process, or
             # the page's first session expired) is never passed through Panel's page
             # rendering, which tells models where Panel's style sheets are: without this,
@@ -267,7 +301,8 @@ def page_factory(idle_pause_minutes: float = IDLE_PAUSE_MINUTES,
 def serve(port: int = 5006, address: str | None = None, show: bool = False, threaded: bool = False,
           num_procs: int = 1, allow_websocket_origin: list[str] = (),
           idle_pause_minutes: float = IDLE_PAUSE_MINUTES,
-          session_timeout_minutes: float = SESSION_TIMEOUT_MINUTES):
+          session_timeout_minutes: float = SESSION_TIMEOUT_MINUTES,
+          max_tabs_per_address: int = MAX_TABS_PER_ADDRESS):
     """Serve the playground at ``http://localhost:PORT/`` (and the race at ``/race``);
     blocks unless ``threaded``. ``num_procs`` > 1 forks that many server processes."""
     from .app import TITLE
@@ -285,7 +320,8 @@ def serve(port: int = 5006, address: str | None = None, show: bool = False, thre
     origins += [o if ":" in o else f"{o}:{port}" for o in allow_websocket_origin]
     reclaimer = MemoryReclaimer()
     return pn.serve({"/": page_factory(idle_pause_minutes, session_timeout_minutes, reclaimer,
-                                      hold_for_websocket=one_process), "/race": create_race},
+                                      hold_for_websocket=one_process,
+                                      address_limit=AddressLimit(max_tabs_per_address)), "/race": create_race},
                     port=port, address=address, show=show, title=TITLE,
                     websocket_origin=origins, threaded=threaded, num_procs=num_procs,
                     unused_session_lifetime_milliseconds=UNUSED_SESSION_MS,

@@ -238,3 +238,42 @@ def test_the_forked_processes_end_with_their_parent():
 
     children, alive, listening = asyncio.run(scenario())
     assert len(children) == 2 and alive == [] and not listening, (children, alive, listening)
+
+
+def test_one_address_cannot_open_more_tabs_than_its_limit():
+    """Bare GETs from one client each built a session (~5 MB, most of a second, held a minute):
+    past ``--max-tabs-per-address`` a client gets a short page that says so, and no session."""
+    async def scenario():
+        from tornado.httpclient import AsyncHTTPClient
+
+        http = AsyncHTTPClient(force_instance=True)
+        server = ServerProcess(_free_port(), 1, ("--max-tabs-per-address", "2"))
+        try:
+            await server.wait_ready(http)
+            bodies = [(await http.fetch(f"http://127.0.0.1:{server.port}/", request_timeout=60)).body.decode()
+                      for _ in range(3)]
+            return bodies, await server.stats(http), server.errors()
+        finally:
+            http.close()
+            server.stop()
+
+    bodies, stats, errors = asyncio.run(scenario())
+    assert stats["sessions"] == 3 and stats["playgrounds"] == 2 and not errors, (stats, errors)
+
+
+def test_the_page_over_the_limit_says_what_to_do():
+    from playground.server import too_many_tabs_page
+
+    assert "Too many tabs of the playground are open from your address (at most 60): close some, then " \
+           "reload this page." in too_many_tabs_page(60).object
+
+
+def test_the_tab_count_of_an_address_goes_down_as_its_tabs_end():
+    from playground.server import AddressLimit
+
+    limit = AddressLimit(2)
+    assert limit.admit("a") and limit.admit("a") and not limit.admit("a") and limit.admit("b")
+    limit.release("a")
+    assert limit.admit("a") and not limit.admit("a")
+    limit.release("b")
+    assert "b" not in limit.open
