@@ -404,6 +404,8 @@ class Playground(pn.viewable.Viewer):
         self._restoring = True
         try:
             self.config.update_checked(session.config.to_dict(), names_as="key")
+            if self.config.learning_rate is None:  # torch's default: the box shows the value in use
+                self.config.learning_rate = self.config.optimizer_settings().learning_rate
         finally:
             self._restoring = False
         session.config = self.config  # same values; the widgets stay bound to this one

@@ -163,3 +163,13 @@ def test_a_refused_hyperparameter_is_named_as_on_the_page_and_its_box_shows_the_
     assert box.value == 0.9 and app.config.optimizer_settings().beta1 == 0.9
     box.value = 0.8  # a good value is taken, and the notice goes
     assert app.config.beta1 == 0.8 and app.notice.object == ""
+
+
+def test_an_imported_session_with_torchs_default_learning_rate_shows_and_links_the_value_in_use():
+    source = Session(RunConfig(epochs=1, learning_rate=None, optimizer="adam"))
+    source.advance(2)
+    app = Playground()
+    app.import_session(json.dumps(export_session(source)).encode())
+    assert "Imported" in app.notice.object, app.notice.object
+    assert app.learning_rate.value == 0.001 == app.config.optimizer_settings().learning_rate
+    assert app.config.query(RunConfig()).get("learning_rate") == "0.001"
