@@ -70,7 +70,10 @@ def _number_list(values, what: str, allow_none: bool = False) -> np.ndarray:
         _fail(f"has no list of numbers in {what!r}")
     if any(isinstance(v, bool) or not (isinstance(v, (int, float)) or (allow_none and v is None)) for v in values):
         _fail(f"has something other than a number in {what!r}")
-    array = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    try:
+        array = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    except OverflowError:  # a whole number beyond float64 (JSON allows any length)
+        _fail(f"has a number too large in {what!r}")
     if not np.all(np.isfinite(array) | (allow_none & np.isnan(array))):
         _fail(f"has a non-finite number (too large, or NaN) in {what!r}")
     return array

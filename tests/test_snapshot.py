@@ -78,6 +78,8 @@ def broken(change):
     (lambda s: s["data"].update(points="abc"), "pairs"),
     (lambda s: s["data"].update(name=["x"]), "name"),
     (lambda s: s["params"].__setitem__(0, "1"), "other than a number"),
+    (lambda s: s["params"].__setitem__(0, 10**400), "too large"),
+    (lambda s: s["data"]["labels"].__setitem__(0, 10**400), "too large"),
     (lambda s: s["history"].update(epoch=s["history"]["epoch"] + [1.0]), "equally long"),
     (lambda s: s["history"].update(train_loss="abc"), "history.train_loss"),
     (lambda s: s.update(history=None), "loss history"),
