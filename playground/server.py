@@ -33,6 +33,7 @@ from tornado.web import RequestHandler
 from .idle import IDLE_PAUSE_MINUTES, MAX_TABS_PER_ADDRESS, SESSION_TIMEOUT_MINUTES, IdleWatch
 from .views.frame_channel import FRAMES_SENT
 from .views.text import error_html
+from .views.upload import remove_stale_upload_folders
 
 UNUSED_SESSION_MS = 5_000  # a closed tab's session is dropped after this long
 FIRST_CONNECT_GRACE_S = 60.0  # a new page's session waits this long for its websocket
@@ -315,6 +316,7 @@ def serve(port: int = 5006, address: str | None = None, show: bool = False, thre
     secret_key = session_secret()
     if num_procs > 1 and hasattr(socket, "SO_REUSEPORT"):
         num_procs = _fork_with_own_sockets(num_procs)
+    remove_stale_upload_folders()  # left by a server that crashed or was killed
     warm_up()
     origins = [f"localhost:{port}", f"127.0.0.1:{port}"] + ([f"{address}:{port}"] if address else [])
     origins += [o if ":" in o else f"{o}:{port}" for o in allow_websocket_origin]

@@ -173,3 +173,19 @@ def test_an_imported_session_with_torchs_default_learning_rate_shows_and_links_t
     assert "Imported" in app.notice.object, app.notice.object
     assert app.learning_rate.value == 0.001 == app.config.optimizer_settings().learning_rate
     assert app.config.query(RunConfig()).get("learning_rate") == "0.001"
+
+
+def test_upload_folders_of_processes_that_ended_are_removed_and_others_kept(tmp_path):
+    import subprocess
+    import sys
+
+    from playground.views.upload import UPLOAD_FOLDER_PREFIX, remove_stale_upload_folders
+
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                           text=True, check=True).stdout.strip()
+    stale, live, other = (tmp_path / f"{UPLOAD_FOLDER_PREFIX}{ended}-abc", tmp_path / f"{UPLOAD_FOLDER_PREFIX}1-abc",
+                          tmp_path / f"{UPLOAD_FOLDER_PREFIX}x-abc")
+    for folder in (stale, live, other):
+        (folder / "1").mkdir(parents=True)
+    assert remove_stale_upload_folders(str(tmp_path)) == 1
+    assert not stale.exists() and live.exists() and other.exists()  # pid 1 runs; "x" is not ours

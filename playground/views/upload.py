@@ -12,6 +12,7 @@ carry uploaded data (``csv`` is not a link setting).
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tempfile
@@ -29,6 +30,7 @@ from .data_picker import scatter_png
 from .text import as_text, error_html
 from .upload_limit import size_text
 
+UPLOAD_FOLDER_PREFIX = "nn-playground-upload-"  # then the server's pid: see remove_stale_upload_folders
 MAX_UPLOAD_BYTES = 2_000_000  # about 40,000 rows of ordinary numbers
 MAX_UPLOAD_POINTS = RunConfig.param.points.bounds[1]  # what the app draws and trains at a good pace
 PREVIEW_ROWS = 5
@@ -40,6 +42,26 @@ table { border-collapse: collapse; font-size: 12px; font-family: monospace; }
 th, td { padding: 0 6px; text-align: right; }
 th { font-family: sans-serif; font-weight: normal; color: var(--pg-muted, #666); }
 """
+
+
+def remove_stale_upload_folders(root: str | None = None) -> int:
+    """Remove the upload folders of server processes that no longer run (a crash or a kill
+    skips the clean-up at exit); returns how many. ``root``: the temp folder to look in."""
+    removed = 0
+    for folder in Path(root or tempfile.gettempdir()).glob(UPLOAD_FOLDER_PREFIX + "*"):
+        pid = folder.name[len(UPLOAD_FOLDER_PREFIX):].split("-", 1)[0]
+        if not pid.isdecimal() or not folder.is_dir():
+            continue
+        try:
+            os.kill(int(pid), 0)  # still running (or not ours to signal): leave it
+            continue
+        except ProcessLookupError:
+            pass
+        except (PermissionError, OverflowError):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed += 1
+    return removed
 
 
 def safe_file_name(name: str | None) -> str:
@@ -62,7 +84,7 @@ class CsvUpload(pn.viewable.Viewer):
         self._path: Path | None = None  # the file config.csv points to, while it is ours
         self._uploads = 0
         self._loading = False  # True while this view sets config.csv
-        self._folder = Path(tempfile.mkdtemp(prefix="nn-playground-upload-"))
+        self._folder = Path(tempfile.mkdtemp(prefix=f"{UPLOAD_FOLDER_PREFIX}{os.getpid()}-"))
         weakref.finalize(self, shutil.rmtree, self._folder, ignore_errors=True)
         self.input = pn.widgets.FileInput(accept=".csv,text/csv", multiple=False, width=300,
                                           label="Your data: a CSV with columns x1, x2, label",
