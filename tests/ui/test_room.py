@@ -102,8 +102,10 @@ def test_bad_links_and_bad_values_get_a_message_and_others_keep_training(pages, 
     beta1 = linked.page.get_by_role("textbox", name="Beta1", exact=True)
     beta1.fill("1")
     beta1.press("Enter")
-    expect(notice).to_contain_text("beta1")
+    expect(notice).to_contain_text("Beta1 must be")  # named as the box is, not as a CLI flag
     expect(notice).to_contain_text("less than 1")
+    expect(notice).to_contain_text("training goes on with 0.9")
+    expect(beta1).to_have_value("0.9")  # the box shows the value in use again
     advances(linked)
 
     # Text where a number belongs, in a link for the same widget: refused with a message.
