@@ -322,9 +322,11 @@ class Playground(pn.viewable.Viewer):
         widget = self.hyper_widgets[name]
         if value is None or self._resetting_widget:
             return
-        label = widget.name
+        def show(_name):  # the box's own label names it in a message
+            return widget.name
+
         try:
-            self.config.apply_checked(RunConfig.convert_values({name: value}, lambda n: label), lambda n: label)
+            self.config.apply_checked(RunConfig.convert_values({name: value}, show), show)
             self.notice.object = ""
             return
         except ConfigError as err:

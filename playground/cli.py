@@ -387,16 +387,20 @@ def main(argv=None) -> int:
     except BrokenPipeError:
         code = 0
     except OSError as err:  # the output cannot be written (a full disk, /dev/full)
-        print(f"{PROG}: error: cannot write the output: {err.strerror or err}", file=sys.stderr)
-        code = 2
+        code = _unwritable(err)
     try:
         sys.stdout.flush()
     except BrokenPipeError:
         pass
     except OSError as err:
-        print(f"{PROG}: error: cannot write the output: {err.strerror or err}", file=sys.stderr)
-        code = 2
+        code = _unwritable(err)
     return code
+
+
+def _unwritable(err: OSError) -> int:
+    """Say in one line that the output could not be written; the exit code for it."""
+    print(f"{PROG}: error: cannot write the output: {err.strerror or err}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

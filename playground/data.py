@@ -19,6 +19,8 @@ from typing import Callable, Sequence, TextIO
 
 import numpy as np
 
+from .json_input import read_capped
+
 CLASSIFICATION = ("circle", "xor", "gauss", "spiral", "moons", "blobs")
 REGRESSION = ("plane", "multigauss")
 DATASETS = CLASSIFICATION + REGRESSION
@@ -307,19 +309,14 @@ def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
         raise DataError(f"file {str(path)!r} not found; choose an existing CSV file")
     if not path.is_file():
         raise DataError(f"{str(path)!r} is not a file; choose a CSV file")
+    raw = read_capped(path, path.name, DataError, MAX_CSV_BYTES)  # a byte cap: pipes, sparse files
     try:
-        with path.open("rb") as stream:  # a byte cap, not a stat: /dev/zero, pipes, sparse files
-            raw = stream.read(MAX_CSV_BYTES + 1)
-        if len(raw) > MAX_CSV_BYTES:
-            raise DataError(f"{path.name} is larger than {MAX_CSV_BYTES // 1_000_000} MB; use a smaller file")
         reader = csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline=""))
         rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
     except UnicodeDecodeError:
         raise DataError(f"{path.name} is not UTF-8 text; save it as a UTF-8 CSV file") from None
     except csv.Error as err:
         raise DataError(f"{path.name} is not a readable CSV file ({err})") from None
-    except OSError as err:
-        raise DataError(f"cannot read {path.name}: {err.strerror or err}") from None
     if not rows:
         raise DataError(f"{path.name} is empty; it needs a header x1,x2,label and data rows")
     header = [cell.strip().lower() for cell in rows[0][1]]

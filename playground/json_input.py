@@ -18,19 +18,19 @@ _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 
 
 def read_capped(path, what: str, error, max_bytes: int) -> bytes:
-    """At most ``max_bytes`` of the file at ``path``; ``error`` if it is longer or unreadable."""
-    path = Path(path)
+    """At most ``max_bytes`` of the file at ``path``; ``error`` if it is longer or unreadable.
+    ``what`` names the file in messages (like "config file settings.json")."""
     try:
-        with path.open("rb") as stream:
+        with Path(path).open("rb") as stream:
             raw = stream.read(max_bytes + 1)
     except FileNotFoundError:
-        raise error(f"{what} {path} not found") from None
+        raise error(f"{what} not found") from None
     except IsADirectoryError:
-        raise error(f"{what} {path} is a folder; give a file") from None
+        raise error(f"{what} is a folder; give a file") from None
     except OSError as err:
-        raise error(f"cannot read {what} {path}: {err.strerror or err}") from None
+        raise error(f"cannot read {what}: {err.strerror or err}") from None
     if len(raw) > max_bytes:
-        raise error(f"{what} {path} is larger than {_megabytes(max_bytes)}")
+        raise error(f"{what} is larger than {_megabytes(max_bytes)}")
     return raw
 
 
@@ -72,7 +72,8 @@ def parse_json(raw: bytes | str, what: str, error, max_bytes: int, max_depth: in
 
 def read_json_file(path, what: str, error, max_bytes: int):
     """The parsed contents of the JSON file at ``path``, read with a byte cap (see above)."""
-    return parse_json(read_capped(path, what, error, max_bytes), f"{what} {path}", error, max_bytes)
+    named = f"{what} {path}"
+    return parse_json(read_capped(path, named, error, max_bytes), named, error, max_bytes)
 
 
 def _megabytes(n_bytes: int) -> str:

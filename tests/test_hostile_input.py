@@ -49,9 +49,9 @@ def test_brackets_inside_strings_do_not_count_as_nesting():
 
 def test_files_are_read_with_a_byte_cap_not_a_stat(tmp_path):
     with pytest.raises(ConfigError, match="larger than 0.001 MB"):
-        read_capped("/dev/zero", "config file", ConfigError, 1000)  # st_size is 0; it never ends
+        read_capped("/dev/zero", "config file /dev/zero", ConfigError, 1000)  # st_size is 0; it never ends
     with pytest.raises(ConfigError, match="is a folder"):
-        read_capped(tmp_path, "config file", ConfigError, 1000)
+        read_capped(tmp_path, f"config file {tmp_path}", ConfigError, 1000)
 
 
 def test_a_csv_with_huge_numbers_or_too_many_bytes_is_refused(tmp_path, monkeypatch):
