@@ -110,3 +110,62 @@ def test_a_forged_session_token_is_refused_and_a_real_one_accepted(url):
 
 def test_a_websocket_from_a_foreign_origin_is_refused(url):
     assert _websocket(url, _page_token(url), origin="http://evil.example") == 403
+
+
+# ------------------------------------------------------------------ websocket messages (issue 22, item 9)
+def _after_open(url: str, act):
+    """Open a page as the load test's client does (GET, connect, pull once), then ``act(page)``;
+    its result, and whether a second page could open and pull its document after it."""
+    import asyncio
+
+    from tornado.httpclient import AsyncHTTPClient
+
+    from playground.loadtest import PageClient
+
+    async def run():
+        http = AsyncHTTPClient(force_instance=True)
+        page = PageClient(url)
+        try:
+            await page.open(http)
+            result = await act(page)
+            other = PageClient(url)
+            await other.open(http)  # raises if the server no longer serves pages
+            other.close()
+            return result
+        finally:
+            page.close()
+            http.close()
+
+    return asyncio.run(run())
+
+
+def test_a_connection_that_asks_for_its_document_again_and_again_is_closed(url):
+    from playground.request_guard import MAX_PULLS_PER_CONNECTION
+
+    async def pull_many(page):
+        import asyncio
+
+        replies = 1  # open() pulled once
+        for _ in range(20):
+            await page._send("PULL-DOC-REQ", {})
+        try:
+            while (message := await asyncio.wait_for(page._receive(), 30)) is not None:
+                replies += message[0] != "frame" and message[0]["msgtype"] == "PULL-DOC-REPLY"
+        except asyncio.TimeoutError:
+            return replies, "still open"
+        return replies, "closed"
+
+    assert _after_open(url, pull_many) == (MAX_PULLS_PER_CONNECTION, "closed")
+
+
+def test_a_document_pushed_by_a_client_is_refused(url):
+    async def push(page):
+        import asyncio
+
+        await page._send("PUSH-DOC", {"doc": {"roots": [], "title": "mine", "version": "3.9.2"}})
+        while (message := await asyncio.wait_for(page._receive(), 30)) is not None:
+            if message[0] != "frame" and message[0]["msgtype"] in ("ERROR", "OK"):
+                return message[0]["msgtype"], message[1]
+
+    kind, content = _after_open(url, push)
+    assert kind == "ERROR" and "does not take documents" in content
