@@ -72,6 +72,16 @@ SECONDARY_EVERY = 4
 LOSS_CHART_EVERY = 2
 DISCONNECTED = ("The connection to the server was lost (the server stopped, or the network dropped): "
                 "reload the page to start again.")
+# The page's side of a lost connection: its Play button can no longer pause anything, so it
+# reads Play and is greyed out (a reload starts again; a connection Bokeh restores brings
+# the server's state back with the document).
+SHOW_STOPPED_JS = """
+for (const model of cb_obj.all_models) {
+  if ((model.css_classes || []).includes("play-button")) {
+    try { model.label = "Play"; model.disabled = true; } catch (err) { /* no socket to tell */ }
+  }
+}
+"""
 LANDSCAPE_PERIOD_S = 1.0  # redraw the loss contours around the path at most this often
 STATIC = Path(__file__).resolve().parent.parent / "static"
 # Changing these rebuilds the session (new data or network, epoch 0); the others
@@ -182,7 +192,7 @@ class Playground(pn.viewable.Viewer):
     # ------------------------------------------------------------------ widgets
     def _build_widgets(self) -> None:
         c = self.config.param
-        self.play_button = pn.widgets.Button(label="Play", color="primary", width=90)
+        self.play_button = pn.widgets.Button(label="Play", color="primary", width=90, css_classes=["play-button"])
         self.step_button = pn.widgets.Button(label="Step", width=70, description="Train one epoch")
         self.reset_button = pn.widgets.Button(label="Reset", width=70, description="New weights, epoch 0")
         self.play_button.on_click(lambda e: self.toggle_play())
@@ -785,8 +795,13 @@ def create_app() -> pn.viewable.Viewable:
     app = Playground(query=query, embed=embed, panels=panels)
     if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
         pn.state.on_session_destroyed(lambda context: app.close())
+        show_stopped_when_disconnected(pn.state.curdoc)
     return app
 
 
-if pn.state.served:  # `panel serve playground/app.py`
-    create_app().servable(title=TITLE)
+def show_stopped_when_disconnected(doc) -> None:
+    """When the page's websocket closes, the page's Play button reads Play and is greyed out
+    (the server pauses that run at its next frame, see :meth:`Playground._run_frame`)."""
+    from bokeh.models import CustomJS
+
+    doc.js_on_event("connection_lost", CustomJS(code=SHOW_STOPPED_JS))

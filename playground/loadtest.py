@@ -132,7 +132,7 @@ class ServerProcess:
             answer = json.loads(response.body)
             latest[answer["pid"]] = answer
         return {key: sum(a[key] or 0 for a in latest.values()) for key in (
-            "sessions", "connections", "callbacks", "reclaim_pending", "playgrounds")} | {
+            "sessions", "connections", "callbacks", "reclaim_pending", "playgrounds", "python_blocks")} | {
             "processes_seen": len(latest)}
 
     async def wait_ready(self, http, seconds: float = SERVER_START_S) -> None:
@@ -359,6 +359,9 @@ class LoadResult:
     server_cpu_percent: float = float("nan")  # of one core, during the window
     idle_cpu_percent: float = float("nan")  # of one core, after the room left
     memory_mb: dict = field(default_factory=dict)  # before / during (peak) / after
+    # Python's allocated blocks (sys.getallocatedblocks) before the room and after it left: the
+    # objects a room leaves behind, whatever the process's size (an allocator's high-water) says
+    python_blocks: dict = field(default_factory=dict)
     sessions: dict = field(default_factory=dict)  # server session counts: during / after
     seconds_to_expire: float = float("nan")  # from the last close to no session left
     ready_seconds: float = float("nan")  # from the first GET to every page's first frame
@@ -384,6 +387,8 @@ async def _room(n: int, seconds: float, num_procs: int, server_args: tuple, prog
     try:
         await server.wait_ready(http)
         result.memory_mb["before"] = round(server.memory_mb(), 1)
+        result.python_blocks["before"] = (await server.stats(http, 12 * num_procs if num_procs > 1 else 1)
+                                          )["python_blocks"]
         progress(f"server ready (pid {server.process.pid}, {result.memory_mb['before']:.0f} MB)")
         for room in range(rooms):
             await _one_room(server, http, n, seconds, result, progress, last=room == rooms - 1)
@@ -451,6 +456,7 @@ async def _one_room(server, http, n, seconds, result, progress, last: bool) -> N
         await asyncio.sleep(0.25)
         stats = await server.stats(http, polls)
     result.memory_mb["after"] = round(server.memory_mb(), 1)
+    result.python_blocks["after"] = stats["python_blocks"]
     result.sessions["playgrounds_left"] = stats["playgrounds"]  # not freed after the room left: a leak
     settled = time.monotonic()
     while stats["reclaim_pending"] and time.monotonic() - settled < RECLAIM_S:
@@ -486,7 +492,8 @@ def report(result: LoadResult) -> str:
         f"server CPU: {result.server_cpu_ms_per_frame:.2f} ms per frame ({result.server_cpu_percent:.0f}% of a core; "
         f"{result.idle_cpu_percent:.0f}% once the room left)",
         f"server memory (MB): before {memory.get('before', float('nan')):.0f}  during "
-        f"{memory.get('during', float('nan')):.0f}  after {memory.get('after', float('nan')):.0f}",
+        f"{memory.get('during', float('nan')):.0f}  after {memory.get('after', float('nan')):.0f}"
+        f"; Python objects {_blocks(result.python_blocks)}",
         f"server sessions: {result.sessions.get('during')} during{seen}"
         f", {result.sessions.get('after')} after "
         f"(gone {result.seconds_to_expire:g} s after the last tab closed; "
@@ -495,6 +502,14 @@ def report(result: LoadResult) -> str:
     lines += [f"failed: {line}" for line in result.failed]
     lines += [f"server log: {line}" for line in result.server_errors[:10]]
     return "\n".join(lines)
+
+
+def _blocks(blocks: dict) -> str:
+    """Before/after allocated blocks, as "731k blocks before, 760k after (+4.0%)"."""
+    before, after = blocks.get("before"), blocks.get("after")
+    if not before or after is None:
+        return "not counted"
+    return f"{before / 1000:.0f}k blocks before, {after / 1000:.0f}k after ({after / before - 1:+.1%})"
 
 
 def _frame_and_ack(changes) -> tuple[int | None, bool]:

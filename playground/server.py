@@ -4,8 +4,10 @@ For a room: every tab is its own session; a closed tab's session is dropped afte
 UNUSED_SESSION_MS; a session left playing without a click pauses after
 ``idle_pause_minutes``, and a tab left without a click for ``session_timeout_minutes`` is
 ended (see :mod:`playground.idle`). ``GET /stats`` answers this process's counts as JSON
-(``{"pid", "sessions", "connections", "callbacks", "reclaim_pending", "playgrounds", "frames"}``:
-``playgrounds`` counts the playground objects not yet freed, ``frames`` the frames sent
+(``{"pid", "sessions", "connections", "callbacks", "reclaim_pending", "playgrounds",
+"python_blocks", "frames"}``: ``playgrounds`` counts the playground objects not yet freed,
+``python_blocks`` Python's allocated memory blocks (``sys.getallocatedblocks``: back where they
+were once a room has left, whatever the process's size says), ``frames`` the frames sent
 ``{"message": n, "bokeh": m}``, see views/frame_socket.py), for ``nn-playground bench --load``
 and for a teacher's curiosity; it shows nothing of anyone's session.
 """
@@ -119,6 +121,7 @@ class StatsHandler(RequestHandler):
             "callbacks": sum(len(s.document.session_callbacks) for s in sessions if not s.destroyed),
             "reclaim_pending": bool(self.reclaimer and self.reclaimer.pending),
             "playgrounds": len(self.reclaimer.live) if self.reclaimer else None,
+            "python_blocks": sys.getallocatedblocks(),  # Python's live small objects (leak or high-water?)
             "frames": {"message": FRAMES_SENT["message"], "bokeh": FRAMES_SENT["bokeh"]}}))
 
 

@@ -57,7 +57,13 @@ class LossChart(pn.viewable.Viewer):
 
     @param.depends("log_scale", watch=True)
     def _toggle_scale(self):
-        self.pane.object = self._shown()
+        shown = self._shown()
+        # A theme change gave the figure on the page Panel's stylesheet models; the pane copies
+        # a figure's stylesheets into its own parameter, which takes text only (TypeError: Log
+        # scale could not be turned off after a theme change). The same sheets, as text:
+        shown.stylesheets = [getattr(sheet, "url", None) or getattr(sheet, "css", None) or sheet
+                             for sheet in shown.stylesheets]
+        self.pane.object = shown
         self._fit_ranges()
 
     def set_theme(self, dark: bool) -> None:

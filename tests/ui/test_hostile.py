@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from playground.config import RunConfig
+from .conftest import App
 from playground.session import Session
 from playground.snapshot import export_session
 
@@ -85,3 +86,44 @@ def test_a_file_over_its_limit_is_refused_by_the_page_and_the_page_stays(app, tm
     expect(app.page.locator(".upload-message")).to_contain_text("Not loaded: big.csv is 3.0 MB")
     app.button("Step").click()  # still connected, and still training
     app.wait("() => pg.epoch() === 1")
+
+
+def test_a_lost_connection_leaves_play_reading_play_and_stops_training(shared_context, app_url):
+    """The page's websocket is cut while playing (and every reconnection refused): its Play
+    button reads Play and is greyed out, and the server paused that run at once (before the
+    session's end, a few seconds later, would have stopped it)."""
+    import gc
+    import time
+
+    from playground.app import Playground
+
+    sockets = []
+
+    def route(ws):
+        if sockets:  # Bokeh trying to reconnect: refused, as by a server that went away
+            ws.close()
+            return
+        sockets.append(ws)
+        ws.connect_to_server()
+
+    page = shared_context.new_page()
+    script_errors = []
+    page.on("pageerror", lambda err: script_errors.append(str(err)))
+    try:
+        page.route_web_socket("**/ws", route)
+        app = App(page, app_url).open()
+        app.button("Play").click()
+        app.wait("() => pg.epoch() >= 2")
+        playing = [p for p in gc.get_objects() if isinstance(p, Playground) and p.playing]
+        assert len(playing) == 1  # this page's (the server runs in this process)
+        sockets[0].close()
+        expect(app.button("Play")).to_be_disabled()
+        app.wait("() => pg.playLabel() === 'Play'")
+        deadline = time.monotonic() + 15
+        while playing[0].playing and time.monotonic() < deadline:
+            time.sleep(0.05)  # polling the server's state
+        assert not playing[0].playing, "the server kept training for a page that was gone"
+        assert not playing[0].channel.document.session_context.destroyed  # paused by the loss, not the end
+        assert not script_errors
+    finally:
+        page.close()
