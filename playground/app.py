@@ -110,7 +110,7 @@ def valid_losses(n_classes: int) -> list[str]:
     """The losses that fit data with ``n_classes`` (0 = regression)."""
     if n_classes == 0:
         return ["mse"]
-    return ["bce", "mse"] if n_classes == 2 else ["ce"]
+    return ["bce", "ce", "mse"] if n_classes == 2 else ["ce"]  # ce on 2 classes: 2 softmax outputs
 
 
 def default_config() -> RunConfig:
@@ -177,6 +177,8 @@ class Playground(pn.viewable.Viewer):
                                   cancel_on=(self.play_button, self.step_button, self.reset_button))
         self.config.param.watch(self._on_structure_change, list(STRUCTURAL))
         self.config.param.watch(self._on_optimizer_change, ["optimizer"])
+        self.config.param.watch(self._offer_values_in_use, ["learning_rate", "reg_rate", "batch_size"])
+        self._offer_values_in_use()
         self._install_session(self.session, notice="")
         if link_problems:
             self.notice.object = error_html("; ".join(link_problems) + ".", prefix="This link had problems: ")
@@ -355,6 +357,16 @@ class Playground(pn.viewable.Viewer):
             doc.add_next_tick_callback(show_value_in_use)  # Panel does not echo a value back in its own change
         else:
             show_value_in_use()
+
+    def _offer_values_in_use(self, *_events) -> None:
+        """A value from a link or a file that a control does not offer (a learning rate of
+        0.05, a batch of 64) joins its choices, so that the control shows what training uses
+        (a select shows its first choice for a value it lacks; a slider, its end)."""
+        for select, value in ((self.learning_rate, self.config.learning_rate), (self.reg_rate, self.config.reg_rate)):
+            if value is not None and value not in select.options:
+                select.options = sorted({*select.options, value})
+        if self.config.batch_size > self.batch_size.end:
+            self.batch_size.end = self.config.batch_size
 
     def _show_optimizer_hyperparameters(self) -> None:
         """Only the chosen optimizer's own hyper-parameters are shown, with its defaults."""

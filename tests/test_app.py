@@ -76,7 +76,7 @@ def test_activation_per_layer(app):
 
 
 def test_loss_choices_follow_the_data(app):
-    assert app.loss.options == valid_losses(2) == ["bce", "mse"]
+    assert app.loss.options == valid_losses(2) == ["bce", "ce", "mse"]
     app.config.dataset = "plane"
     assert app.loss.options == ["mse"] and app.session.loss == "mse"
     app.config.dataset = "blobs"

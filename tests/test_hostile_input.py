@@ -153,6 +153,32 @@ def test_a_link_never_carries_none_for_an_unset_hyperparameter():
     assert reopened.apply_query(query) == [] and reopened.optimizer_settings() == config.optimizer_settings()
 
 
+@pytest.mark.parametrize("query, control, shown", [
+    ({"learning_rate": "0.05"}, "learning_rate", 0.05), ({"regularization": "l2", "reg_rate": "0.02"}, "reg_rate", 0.02),
+    ({"loss": "ce"}, "loss", "ce")])
+def test_a_linked_value_the_control_lacks_is_offered_and_shown(query, control, shown):
+    """A select shows its first choice for a value it lacks (the page read a learning rate of
+    1e-05 while training used 0.05; loss=ce on two classes read bce)."""
+    app = Playground(query=query)
+    select = getattr(app, control)
+    assert app.notice.object == "" and select.value == shown and shown in select.options
+    assert list(select.options) == sorted(select.options) or control == "loss"
+
+
+def test_a_linked_batch_beyond_the_slider_widens_it_and_an_import_too():
+    app = Playground(query={"batch_size": "64"})
+    assert app.batch_size.value == 64 and app.batch_size.end >= 64
+    app.config.batch_size = 200  # as an imported session sets it
+    assert app.batch_size.value == 200 and app.batch_size.end >= 200
+
+
+def test_cross_entropy_on_two_classes_trains_two_softmax_outputs():
+    app = Playground(query={"loss": "ce"})
+    assert app.session.spec.layer_sizes[-1] == 2 and app.loss.value == "ce"
+    app.step(5)
+    assert app.session.history["train_loss"][-1] < app.session.history["train_loss"][0]
+
+
 @pytest.mark.parametrize("value", [1.5, float("nan"), -0.2])
 def test_a_refused_hyperparameter_is_named_as_on_the_page_and_its_box_shows_the_value_in_use(value):
     app = Playground(optimizer="adam")
