@@ -169,3 +169,66 @@ def test_a_document_pushed_by_a_client_is_refused(url):
 
     kind, content = _after_open(url, push)
     assert kind == "ERROR" and "does not take documents" in content
+
+
+# ------------------------------------------------------------------ malformed messages (issue 16: what held)
+def _bokeh_message(msgtype: str, content: dict, **header) -> list[str]:
+    import json
+
+    return [json.dumps({"msgid": "probe", "msgtype": msgtype, **header}), "{}", json.dumps(content)]
+
+
+MALFORMED = {
+    "text that is no message": ["hello"],
+    "a header that is not JSON": ["{not json", "{}", "{}"],
+    "an unknown message type": _bokeh_message("NOPE", {}),
+    "a header that promises buffers": _bokeh_message("PATCH-DOC", {}, num_buffers=3),
+    "binary bytes": [b"\x00" * 1000],
+    "9 MB of text": ["x" * (9 * 1024 * 1024)],
+    "a change to a model that does not exist": _bokeh_message(
+        "PATCH-DOC", {"events": [{"kind": "ModelChanged", "model": {"id": "nope"}, "attr": "value", "new": 1}]}),
+    "a drawn-frame number of 30 digits": ["nn-playground drawn " + "9" * 30],
+    "a negative drawn-frame number": ["nn-playground drawn -5"],
+    "a drawn-frame number far ahead": ["nn-playground drawn 123456"],
+    "a forged ready token": ["nn-playground frames forged-token"],
+}
+
+
+def test_a_malformed_message_ends_at_most_its_own_socket(url):
+    """Another page keeps playing while a page sends each malformed message in turn (on its
+    own socket), and a new page still opens afterwards."""
+    import asyncio
+    import time
+
+    from tornado.httpclient import AsyncHTTPClient
+
+    from playground.loadtest import PageClient
+
+    async def run():
+        http = AsyncHTTPClient(force_instance=True)
+        watcher = PageClient(url)
+        frames_meanwhile = {}
+        try:
+            await watcher.open(http)
+            await watcher.play()
+            watching = asyncio.ensure_future(watcher.run())
+            for name, fragments in MALFORMED.items():
+                prober = PageClient(url)
+                await prober.open(http)
+                for fragment in fragments:
+                    await prober._ws.write_message(fragment, binary=isinstance(fragment, bytes))
+                before, deadline = watcher.frames, time.monotonic() + 30
+                while watcher.frames < before + 5 and time.monotonic() < deadline and not watching.done():
+                    await asyncio.sleep(0.05)  # polling the other page's frame count
+                frames_meanwhile[name] = watcher.frames - before
+                prober.close()
+            newcomer = PageClient(url)
+            await newcomer.open(http)  # raises if the server no longer serves pages
+            newcomer.close()
+            return frames_meanwhile
+        finally:
+            watcher.close()
+            http.close()
+
+    frames = asyncio.run(run())
+    assert all(n >= 5 for n in frames.values()), frames
