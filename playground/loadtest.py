@@ -66,7 +66,8 @@ def _children() -> dict[int, list[int]]:
 
 class ServerProcess:
     """``nn-playground serve`` in a subprocess, measured with psutil when it is installed,
-    else from /proc (Linux). Its output goes to a log file, read for tracebacks."""
+    else from /proc (Linux). Its output goes to a log file, read for tracebacks. It ends
+    when this process ends (on Linux)."""
 
     def __init__(self, port: int, num_procs: int = 1, extra_args: tuple = (), extra_env: dict | None = None):
         self.port = port
@@ -76,8 +77,13 @@ class ServerProcess:
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
                **(extra_env or {})}
+        from playground.server import _end_with_parent
+
+        # Ends with this process, however it ends (a bench stopped by `timeout` or kill -9
+        # left its server running, and training its forgotten pages).
         self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, env=env,
-                                        stdin=subprocess.DEVNULL, start_new_session=True)
+                                        stdin=subprocess.DEVNULL, start_new_session=True,
+                                        preexec_fn=_end_with_parent)
 
     # ---------------------------------------------------------------- measuring
     def pids(self) -> list[int]:
@@ -264,25 +270,15 @@ class PageClient:
 
     def _find_models(self, doc) -> None:
         tokens = {}  # model id -> its token attribute
-
-        def walk(node):
-            if isinstance(node, dict):
-                if node.get("type") == "object":
-                    attributes = node.get("attributes", {})
-                    if "token" in attributes:
-                        tokens[node["id"]] = attributes["token"]
-                    if attributes.get("name") == CHANNEL:  # the component, or its data model
-                        data = attributes.get("data")
-                        self._channel_id = data["id"] if isinstance(data, dict) and "id" in data else node["id"]
-                    if attributes.get("label") == "Play" and node.get("name", "").endswith("Button"):
-                        self._play_id = node["id"]
-                for value in node.values():
-                    walk(value)
-            elif isinstance(node, list):
-                for value in node:
-                    walk(value)
-
-        walk(doc)
+        for node in document_objects(doc):
+            attributes = node.get("attributes", {})
+            if "token" in attributes:
+                tokens[node["id"]] = attributes["token"]
+            if attributes.get("name") == CHANNEL:  # the component, or its data model
+                data = attributes.get("data")
+                self._channel_id = data["id"] if isinstance(data, dict) and "id" in data else node["id"]
+            if attributes.get("label") == "Play" and node.get("name", "").endswith("Button"):
+                self._play_id = node["id"]
         self._channel_token = tokens.get(self._channel_id)
         if self._channel_id is None or self._play_id is None or not self._channel_token:
             raise LoadError("the page has no frame channel (with its token) or no Play button")
@@ -346,6 +342,19 @@ class PageClient:
         self.closed = True
         if self._ws is not None:
             self._ws.close()
+
+
+def document_objects(node):
+    """Every model (``{"type": "object", "id", "name", "attributes"}``) in a pulled document's
+    JSON, however deeply nested, parents before their children."""
+    if isinstance(node, dict):
+        if node.get("type") == "object":
+            yield node
+        for value in node.values():
+            yield from document_objects(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from document_objects(value)
 
 
 # ---------------------------------------------------------------------------- the room

@@ -159,7 +159,8 @@ class FramePacer:
         self.rest = rest  # a slow page's idle time between frames, as a share of its drawing time
         self.in_flight = in_flight  # now: max_in_flight, or 1 for a slow page
         self.draw_s: float | None = None  # smoothed seconds from sending a frame to its painting
-        self._sent_at: dict[int, float] = {}  # frame number -> when it was sent, until drawn
+        # frame number -> when it was sent (None: on the timeout, see drawn), until drawn
+        self._sent_at: dict[int, float | None] = {}
         self.clock = clock
         self.scheduler = Scheduler()
         self.frames_sent = 0  # numbered from 1; the page echoes the number it painted
@@ -187,8 +188,10 @@ class FramePacer:
 
     def sent(self) -> int:
         """A frame is being sent: its number, for the page to echo (see :meth:`wants_ack`)."""
+        behind = self.frames_sent - self.frames_drawn >= self.in_flight  # sent on the timeout
         self.frames_sent += 1
-        self.last_sent_at = self._sent_at[self.frames_sent] = self.clock()
+        self.last_sent_at = self.clock()
+        self._sent_at[self.frames_sent] = None if behind else self.last_sent_at
         if len(self._sent_at) > 64:  # a page that acknowledges nothing: keep the latest only
             del self._sent_at[next(iter(self._sent_at))]
         if (self.in_flight <= 1 or self.frames_sent % ACK_EVERY == 0
@@ -210,8 +213,11 @@ class FramePacer:
         self.last_drawn_at = self.clock()
         sent_at = self._sent_at.get(number)
         self._sent_at = {n: t for n, t in self._sent_at.items() if n > number}
-        if sent_at is not None:
-            took = self.clock() - sent_at
+        took = None if sent_at is None else self.clock() - sent_at
+        # A frame sent on the timeout, or painted after more than it, says that the page was
+        # away (a frozen or stopped tab, a stalled network), not how fast it draws: judged
+        # slow by it, a page that woke up got one frame a second for about 5 s.
+        if took is not None and took <= self.ack_timeout_s:
             self.draw_s = took if self.draw_s is None else 0.7 * self.draw_s + 0.3 * took
             if self.draw_s > SLOW_PAGE_S:
                 self.in_flight = 1

@@ -86,25 +86,17 @@ def test_a_page_closed_normally_is_let_go_as_bokeh_does(fixed):
 # ------------------------------------------------------------------ a click while a change waits (issue 22, item 6)
 def _served_page_models(doc) -> dict:
     """The ids of the page's Step button, Theme select and three checkboxes, from its document."""
+    from playground.loadtest import document_objects
+
     found = {}
-
-    def walk(node):
-        if isinstance(node, dict):
-            if node.get("type") == "object":
-                attributes = node.get("attributes", {})
-                if attributes.get("label") == "Step" and node.get("name", "").endswith("Button"):
-                    found["Step"] = node["id"]
-                if attributes.get("title") == "Theme":
-                    found["Theme"] = node["id"]
-                if attributes.get("label") in ("Log scale", "Show test data", "Show gradients"):
-                    found[attributes["label"]] = node["id"]
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(doc)
+    for node in document_objects(doc):
+        attributes = node.get("attributes", {})
+        if attributes.get("label") == "Step" and node.get("name", "").endswith("Button"):
+            found["Step"] = node["id"]
+        if attributes.get("title") == "Theme":
+            found["Theme"] = node["id"]
+        if attributes.get("label") in ("Log scale", "Show test data", "Show gradients"):
+            found[attributes["label"]] = node["id"]
     return found
 
 

@@ -243,6 +243,32 @@ def test_the_forked_processes_end_with_their_parent():
     assert len(children) == 2 and alive == [] and not listening, (children, alive, listening)
 
 
+def test_a_killed_bench_takes_its_server_with_it():
+    """The load test's server process ends when the process that started it is killed."""
+    import os
+    import subprocess
+    import sys
+
+    script = ("import time; from playground.loadtest import ServerProcess, _free_port; "
+              "s = ServerProcess(_free_port()); print(s.process.pid, flush=True); time.sleep(600)")
+    bench = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    server_pid = int(bench.stdout.readline())
+    bench.kill()  # SIGKILL: no finally, no atexit
+    bench.wait(10)
+    def running() -> bool:  # a zombie (ended, not yet reaped by init) has ended
+        try:
+            return open(f"/proc/{server_pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    deadline = time.monotonic() + 20
+    while running() and time.monotonic() < deadline:
+        time.sleep(0.1)  # polling the server's exit
+    if running():
+        os.kill(server_pid, 9)
+        raise AssertionError("the server outlived the bench that started it")
+
+
 def test_one_address_cannot_open_more_tabs_than_its_limit():
     """Bare GETs from one client each built a session (~5 MB, most of a second, held a minute):
     past ``--max-tabs-per-address`` a client gets a short page that says so, and no session."""
@@ -280,3 +306,47 @@ def test_the_tab_count_of_an_address_goes_down_as_its_tabs_end():
     assert limit.admit("a") and not limit.admit("a")
     limit.release("b")
     assert "b" not in limit.open
+
+
+def test_a_stopped_tab_holds_nobody_up_and_plays_again_when_it_wakes():
+    """A tab that reads nothing for 5 s (a SIGSTOPped or frozen browser) while playing: the
+    other page plays on meanwhile, and the stopped one gets frames again as soon as it reads."""
+    async def scenario():
+        from tornado.httpclient import AsyncHTTPClient
+
+        http = AsyncHTTPClient(force_instance=True)
+        server = ServerProcess(_free_port())
+        base = f"http://127.0.0.1:{server.port}"
+        try:
+            await server.wait_ready(http)
+            stopped, other = PageClient(base), PageClient(base)
+            for page in (stopped, other):
+                await page.open(http)
+                await page.play()
+            running = [asyncio.ensure_future(other.run())]
+
+            async def until(condition, seconds, what):
+                deadline = time.monotonic() + seconds
+                while not condition():
+                    assert time.monotonic() < deadline, f"waited {seconds} s for {what}"
+                    await asyncio.sleep(0.05)  # polling the clients' counters
+
+            await until(lambda: other.frames >= 10, 60, "the other page's first frames")
+            before, started = other.frames, time.monotonic()
+            await asyncio.sleep(5)  # the stopped tab's 5 s (the scenario, not a wait for something)
+            other_rate = (other.frames - before) / (time.monotonic() - started)
+            woke, buffered = time.monotonic(), stopped.frames
+            running.append(asyncio.ensure_future(stopped.run()))
+            await until(lambda: stopped.frames >= buffered + 10, 30, "the woken tab's frames")
+            for page in (stopped, other):
+                page.close()
+            await asyncio.wait(running, timeout=10)
+            return other_rate, time.monotonic() - woke, server.errors()
+        finally:
+            http.close()
+            server.stop()
+
+    other_rate, recovered_s, errors = asyncio.run(scenario())
+    assert other_rate > 5, f"the other page got {other_rate:.1f} frames/s while a tab was stopped"
+    assert recovered_s < 5, f"the woken tab waited {recovered_s:.1f} s for 10 frames"
+    assert errors == []

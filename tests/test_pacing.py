@@ -231,3 +231,24 @@ def test_a_frame_waiting_for_its_training_does_not_hold_the_document_lock():
 
     asyncio.run(main())
     assert order == ["frame starts training", "click answered", ("frame shown", True)]
+
+
+def test_a_page_that_was_away_is_not_judged_slow_when_it_wakes(loop):
+    """A tab stopped for 5 s acknowledges its old frames late: it draws as fast as before."""
+    pacer, starts = make_pacer(loop, interval_s=0.01, in_flight=2, ack_timeout_s=2.0)
+    t = 0.0
+    for _ in range(10):  # a fast page: 20 ms a frame
+        t += 0.02
+        loop.run_until(t)
+        pacer.drawn(pacer.frames_sent)
+    assert pacer.in_flight == 2
+    t += 5.0  # stopped: it paints nothing, the pacer sends a frame every timeout
+    loop.run_until(t)
+    pacer.drawn(pacer.frames_sent)  # woken: it paints what it was sent
+    assert pacer.in_flight == 2 and pacer.rest_s() == 0.0
+    sent = pacer.frames_sent
+    for _ in range(10):  # and it gets frames at its pace again at once
+        t += 0.02
+        loop.run_until(t)
+        pacer.drawn(pacer.frames_sent)
+    assert pacer.frames_sent >= sent + 10

@@ -113,6 +113,15 @@ def test_a_websocket_from_a_foreign_origin_is_refused(url):
 
 
 # ------------------------------------------------------------------ websocket messages (issue 22, item 9)
+async def _a_new_page_opens(url: str, http) -> None:
+    """Open a page and pull its document (raises if the server no longer serves pages)."""
+    from playground.loadtest import PageClient
+
+    newcomer = PageClient(url)
+    await newcomer.open(http)
+    newcomer.close()
+
+
 def _after_open(url: str, act):
     """Open a page as the load test's client does (GET, connect, pull once), then ``act(page)``;
     its result, and whether a second page could open and pull its document after it."""
@@ -128,9 +137,7 @@ def _after_open(url: str, act):
         try:
             await page.open(http)
             result = await act(page)
-            other = PageClient(url)
-            await other.open(http)  # raises if the server no longer serves pages
-            other.close()
+            await _a_new_page_opens(url, http)
             return result
         finally:
             page.close()
@@ -222,9 +229,7 @@ def test_a_malformed_message_ends_at_most_its_own_socket(url):
                     await asyncio.sleep(0.05)  # polling the other page's frame count
                 frames_meanwhile[name] = watcher.frames - before
                 prober.close()
-            newcomer = PageClient(url)
-            await newcomer.open(http)  # raises if the server no longer serves pages
-            newcomer.close()
+            await _a_new_page_opens(url, http)
             return frames_meanwhile
         finally:
             watcher.close()
