@@ -44,6 +44,9 @@ CHECK_UNUSED_MS = 1_000
 # the app accepts (snapshot.MAX_BYTES), base64-encoded, with room to spare. A bigger message
 # closes that page's connection (tornado's limit) instead of reaching the app's size check.
 MAX_MESSAGE_BYTES = 30 * 1024 * 1024
+# No route of the app takes a request body (files come over the websocket): tornado's default
+# of 100 MB let each POST hold that much memory before its 405.
+MAX_REQUEST_BODY_BYTES = 64 * 1024
 
 
 def _fork_with_own_sockets(num_procs: int) -> int:
@@ -332,5 +335,6 @@ def serve(port: int = 5006, address: str | None = None, show: bool = False, thre
                     unused_session_lifetime_milliseconds=UNUSED_SESSION_MS,
                     check_unused_sessions_milliseconds=CHECK_UNUSED_MS,
                     websocket_max_message_size=MAX_MESSAGE_BYTES,
+                    http_server_kwargs={"max_body_size": MAX_REQUEST_BODY_BYTES},
                     sign_sessions=True, secret_key=secret_key, generate_session_ids=True,
                     extra_patterns=[(r"/stats", StatsHandler, {"reclaimer": reclaimer})])
