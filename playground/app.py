@@ -785,18 +785,28 @@ def _page_connected(doc=None) -> bool:
     return session is None or session.connection_count > 0
 
 
-def _css() -> str:
-    """The page's style sheet: from the source tree, or where ``pip install .`` put it."""
+def css_path() -> Path | None:
+    """The page's style sheet: in the source tree, or where ``pip install .`` put it."""
     for folder in (STATIC, Path(sys.prefix) / "share" / "nn-playground"):
         path = folder / "playground.css"
         if path.exists():
-            return path.read_text()
-    return ""
+            return path
+    return None
 
 
-def create_app() -> pn.viewable.Viewable:
-    """A new, independent playground for one browser session."""
-    pn.extension(raw_css=[_css()], notifications=True, disconnect_notification=DISCONNECTED)
+def create_app(stylesheet_url: str | None = None) -> pn.viewable.Viewable:
+    """A new, independent playground for one browser session.
+
+    ``stylesheet_url``: where the server serves :func:`css_path` (``nn-playground serve``
+    does): each of the page's components then links it, and the browser fetches it once.
+    Without it (``panel serve``), its text is copied into every component, which made it a
+    third of the page's document (134 copies of 0.8 KB)."""
+    if stylesheet_url:
+        pn.extension(css_files=[stylesheet_url], notifications=True, disconnect_notification=DISCONNECTED)
+    else:
+        path = css_path()
+        pn.extension(raw_css=[path.read_text()] if path else [], notifications=True,
+                     disconnect_notification=DISCONNECTED)
     bokeh_speedups.install()  # Bokeh's messages without a walk over every model (see the module)
     bokeh_fixes.install()  # a page closed just before Bokeh's keep-alive ping (see the module)
     request_guard.install()  # a 4,301-digit number in the link; /components imports (see the module)

@@ -47,6 +47,10 @@ MAX_MESSAGE_BYTES = 30 * 1024 * 1024
 # No route of the app takes a request body (files come over the websocket): tornado's default
 # of 100 MB let each POST hold that much memory before its 405.
 MAX_REQUEST_BODY_BYTES = 64 * 1024
+# The page's style sheet (app.css_path), served beside the page: relative, so that a proxy's
+# prefix and the /race page reach it too.
+STYLESHEET_ROUTE = "nn-playground-static"
+STYLESHEET_URL = f"{STYLESHEET_ROUTE}/playground.css"
 
 
 def _fork_with_own_sockets(num_procs: int) -> int:
@@ -264,6 +268,13 @@ def too_many_tabs_page(limit: int):
                                    f"{limit}): close some, then reload this page."), margin=20)
 
 
+def _stylesheet_folder() -> dict:
+    from .app import css_path
+
+    path = css_path()
+    return {STYLESHEET_ROUTE: str(path.parent)} if path else {}
+
+
 def page_factory(idle_pause_minutes: float = IDLE_PAUSE_MINUTES,
                  session_timeout_minutes: float = SESSION_TIMEOUT_MINUTES, reclaimer: MemoryReclaimer | None = None,
                  hold_for_websocket: bool = True, address_limit: AddressLimit | None = None):
@@ -272,7 +283,7 @@ def page_factory(idle_pause_minutes: float = IDLE_PAUSE_MINUTES,
     ``hold_for_websocket``: keep a new session until its page connects (one server
     process; with several, the websocket may reach another one, and the held session
     would only wait there for nothing)."""
-    from .app import create_app
+    from .app import create_app, css_path
 
     reclaimer = reclaimer or MemoryReclaimer()
     address_limit = address_limit or AddressLimit()
@@ -293,7 +304,7 @@ def page_factory(idle_pause_minutes: float = IDLE_PAUSE_MINUTES,
                                                if pn.state.rel_path else LOCAL_DIST)
             if hold_for_websocket:
                 hold_until_connected(doc)
-        app = create_app()
+        app = create_app(stylesheet_url=STYLESHEET_URL if css_path() else None)
         if served:
             IdleWatch(app, 60 * idle_pause_minutes, 60 * session_timeout_minutes)
             reclaimer.track(app)
@@ -336,5 +347,6 @@ def serve(port: int = 5006, address: str | None = None, show: bool = False, thre
                     check_unused_sessions_milliseconds=CHECK_UNUSED_MS,
                     websocket_max_message_size=MAX_MESSAGE_BYTES,
                     http_server_kwargs={"max_body_size": MAX_REQUEST_BODY_BYTES},
+                    static_dirs=_stylesheet_folder(),
                     sign_sessions=True, secret_key=secret_key, generate_session_ids=True,
                     extra_patterns=[(r"/stats", StatsHandler, {"reclaimer": reclaimer})])

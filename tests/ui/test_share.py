@@ -197,14 +197,21 @@ def test_boundary_downloads_as_png(app, tmp_path):
     assert any(r < 40 and 100 < g < 140 and b > 170 for r, g, b in colors)  # blue points
 
 
+def header_background(app) -> str:
+    """The header's computed background: set by the app's style sheet (static/playground.css)."""
+    return app.page.locator(".pg-header").first.evaluate("el => getComputedStyle(el).backgroundColor")
+
+
 def test_dark_theme_and_colour_blind_palette_apply_live(app, artifacts):
     page = app.page
+    assert header_background(app) == "rgb(238, 242, 244)"  # the style sheet reached the components
     app.button("Step").click()
     app.wait("() => pg.epoch() === 1")
     app.select("Theme").select_option("Dark")
     page.wait_for_function("() => document.documentElement.classList.contains('pg-dark')")
     app.wait("() => pg.model('boundary_figure').background_fill_color !== '#ffffff'")
     assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(33, 37, 41)"
+    assert header_background(app) != "rgb(238, 242, 244)"  # the sheet's variables follow the theme
     app.select("Colours").select_option("Colour-blind safe")
     cvd = class_colors("colour-blind")
     app.wait("cvd => pg.column('train_points', 'color').every(c => cvd.includes(c))", list(cvd[:2]))
