@@ -827,3 +827,7 @@ def show_stopped_when_disconnected(doc) -> None:
     from bokeh.models import CustomJS
 
     doc.js_on_event("connection_lost", CustomJS(code=SHOW_STOPPED_JS))
+
+
+if pn.state.served:  # `panel serve playground/app.py`
+    create_app().servable(title=TITLE)
