@@ -456,7 +456,7 @@ class Playground(pn.viewable.Viewer):
         changed = {e.name for e in events}
         names = ", ".join(sorted({FRIENDLY_NAMES.get(n, n.replace("_", " ")) for n in changed}))
         if changed & {"dataset", "classes", "csv"}:
-            self._fit_loss_to_data()
+            self._fit_loss_to_data(loss_chosen="loss" in changed)
         try:
             session = Session(self.config)
         except (ConfigError, DataError, BackendUnavailable) as err:
@@ -464,8 +464,10 @@ class Playground(pn.viewable.Viewer):
             return
         self._install_session(session, notice=f"Changed {names}: training restarts at epoch 0.")
 
-    def _fit_loss_to_data(self) -> None:
-        """Keep the loss valid for the new data (ce for K classes, mse for regression)."""
+    def _fit_loss_to_data(self, loss_chosen: bool = False) -> None:
+        """Keep the loss valid for the new data (ce for K classes, mse for regression); data
+        with another number of classes gets its own first loss (bce for two: ce stays only
+        where it was picked for two classes), unless ``loss_chosen`` in the same change."""
         if self.config.csv:
             try:
                 k = load_data(self.config).n_classes  # the file's own (an upload: see views/upload.py)
@@ -474,7 +476,7 @@ class Playground(pn.viewable.Viewer):
         else:
             k = 0 if self.config.dataset in REGRESSION else (self.config.classes if self.config.dataset == "blobs" else 2)
         options = valid_losses(k)
-        if self.config.loss not in options:
+        if self.config.loss not in options or (k != self.session.n_classes and not loss_chosen):
             with param.parameterized.discard_events(self.config):
                 self.config.loss = options[0]
 

@@ -47,8 +47,8 @@ MAX_MESSAGE_BYTES = 30 * 1024 * 1024
 # No route of the app takes a request body (files come over the websocket): tornado's default
 # of 100 MB let each POST hold that much memory before its 405.
 MAX_REQUEST_BODY_BYTES = 64 * 1024
-# The page's style sheet (app.css_path), served beside the page: relative, so that a proxy's
-# prefix and the /race page reach it too.
+# The page's style sheet (app.css_path), served beside the page; its URL is relative, so that
+# a page behind a proxy's path prefix finds it too.
 STYLESHEET_ROUTE = "nn-playground-static"
 STYLESHEET_URL = f"{STYLESHEET_ROUTE}/playground.css"
 
