@@ -357,6 +357,31 @@ def document_objects(node):
             yield from document_objects(value)
 
 
+def pull_document(base_url: str) -> str:
+    """Open a page at ``base_url`` as :class:`PageClient` does and return its pulled document
+    as JSON text (raises LoadError unless it has its Play button and frame channel)."""
+    from tornado.httpclient import AsyncHTTPClient
+
+    pulled = {}
+
+    class Page(PageClient):
+        def _find_models(self, doc) -> None:
+            pulled["doc"] = json.dumps(doc)
+            super()._find_models(doc)
+
+    async def run() -> None:
+        http = AsyncHTTPClient(force_instance=True)
+        page = Page(base_url)
+        try:
+            await page.open(http)
+        finally:
+            page.close()
+            http.close()
+
+    asyncio.run(run())
+    return pulled["doc"]
+
+
 # ---------------------------------------------------------------------------- the room
 @dataclass
 class LoadResult:

@@ -2,7 +2,6 @@
 working playground (with its style sheet copied into the page, as no route serves it)."""
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import socket
@@ -12,7 +11,7 @@ import time
 from pathlib import Path
 
 from playground.app import css_path
-from playground.loadtest import PageClient, _free_port
+from playground.loadtest import _free_port, pull_document
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,26 +31,8 @@ def test_panel_serve_of_the_app_file_serves_a_playground():
             except OSError:
                 assert server.poll() is None, server.stdout.read()
                 time.sleep(0.1)  # polling the server's socket
-        pulled = {}
-
-        class Page(PageClient):
-            def _find_models(self, doc):
-                pulled["doc"] = json.dumps(doc)
-                super()._find_models(doc)  # raises unless the page has its Play button and channel
-
-        async def run():
-            from tornado.httpclient import AsyncHTTPClient
-
-            http = AsyncHTTPClient(force_instance=True)
-            page = Page(f"http://127.0.0.1:{port}/app")
-            try:
-                await page.open(http)
-            finally:
-                page.close()
-                http.close()
-
-        asyncio.run(run())
-        assert json.dumps(css_path().read_text().splitlines()[0])[1:-1] in pulled["doc"]
+        doc = pull_document(f"http://127.0.0.1:{port}/app")  # raises unless it has Play and its channel
+        assert json.dumps(css_path().read_text().splitlines()[0])[1:-1] in doc
     finally:
         server.terminate()
         server.wait(20)

@@ -264,34 +264,15 @@ def test_a_50_mb_post_is_refused_before_it_is_read(url):
 def test_the_page_links_its_style_sheet_once_instead_of_copying_it_into_every_component(url):
     """The style sheet's text was copied into each of 134 components (a third of the page's
     document); now each links it, and the server serves it."""
-    import asyncio
     import json
 
-    from tornado.httpclient import AsyncHTTPClient
-
     from playground.app import css_path
-    from playground.loadtest import PageClient
+    from playground.loadtest import pull_document
     from playground.server import STYLESHEET_URL
 
     css = css_path().read_text()
     with urllib.request.urlopen(f"{url}/{STYLESHEET_URL}", timeout=60) as response:
         assert response.read().decode() == css
-    pulled = {}
-
-    class Page(PageClient):
-        def _find_models(self, doc):
-            pulled["doc"] = json.dumps(doc)
-            super()._find_models(doc)
-
-    async def run():
-        http = AsyncHTTPClient(force_instance=True)
-        page = Page(url)
-        try:
-            await page.open(http)
-        finally:
-            page.close()
-            http.close()
-
-    asyncio.run(run())
+    doc = pull_document(url)
     first_line = json.dumps(css.splitlines()[0])[1:-1]
-    assert first_line not in pulled["doc"] and STYLESHEET_URL in pulled["doc"]
+    assert first_line not in doc and STYLESHEET_URL in doc
