@@ -287,6 +287,7 @@ def page_factory(idle_pause_minutes: float = IDLE_PAUSE_MINUTES,
 
     reclaimer = reclaimer or MemoryReclaimer()
     address_limit = address_limit or AddressLimit()
+    stylesheet_url = STYLESHEET_URL if css_path() else None  # once, not on every page
 
     def page():
         doc = pn.state.curdoc
@@ -304,7 +305,7 @@ def page_factory(idle_pause_minutes: float = IDLE_PAUSE_MINUTES,
                                                if pn.state.rel_path else LOCAL_DIST)
             if hold_for_websocket:
                 hold_until_connected(doc)
-        app = create_app(stylesheet_url=STYLESHEET_URL if css_path() else None)
+        app = create_app(stylesheet_url=stylesheet_url)
         if served:
             IdleWatch(app, 60 * idle_pause_minutes, 60 * session_timeout_minutes)
             reclaimer.track(app)
