@@ -116,7 +116,7 @@ def _free_port() -> int:
 
 def _serve_here():
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-    from playground.server import serve
+    from playground.server.serving import serve
 
     port = _free_port()
     server = serve(port=port, threaded=True)

@@ -6,8 +6,8 @@ import logging
 import numpy as np
 import pytest
 
-from playground.app import Playground, valid_losses
-from playground.session import GRID_SIZE
+from playground.ui.page import Playground, valid_losses
+from playground.core.session import GRID_SIZE
 
 
 @pytest.fixture
@@ -179,7 +179,7 @@ def test_descent_path_on_the_loss_landscape(app):
 
 
 def test_landscape_loss_matches_the_session_at_the_plane_origin(app):
-    from playground.landscape import landscape
+    from playground.core.landscape import landscape
 
     for _ in range(2):
         app._step_once()
@@ -345,7 +345,7 @@ def test_a_frame_written_to_a_closed_tab_leaves_no_traceback_in_the_log(caplog):
 def test_a_closed_tab_draws_nothing_more(app):
     """A tab closed while a frame was trained ahead: pause would show that frame, close must
     not (the page's models are being taken apart)."""
-    from playground.app import _EXECUTOR
+    from playground.ui.page import _EXECUTOR
     steps, shown = app._steps_per_frame(), app._pacer.frames_sent
     app.playing = True
     app._ahead = (_EXECUTOR.submit(app._compute_locked, app.session, steps, False),
@@ -403,7 +403,7 @@ def test_pause_drops_a_frame_whose_training_has_not_started(app, monkeypatch):
     import asyncio
     import threading
 
-    from playground.app import _EXECUTOR
+    from playground.ui.page import _EXECUTOR
 
     busy, hold = threading.Event(), threading.Event()
     blockers = [_EXECUTOR.submit(lambda: (busy.set(), hold.wait(10))) for _ in range(_EXECUTOR._max_workers)]
@@ -438,7 +438,7 @@ def test_a_failing_frame_stops_only_its_own_session(monkeypatch, caplog):
     monkeypatch.setattr(broken.session, "advance", fail)
     for pg in (broken, healthy):
         pg.playing = True
-    with caplog.at_level(logging.ERROR, logger="playground.app"):
+    with caplog.at_level(logging.ERROR, logger="playground.ui.page"):
         asyncio.run(broken._run_frame())
         asyncio.run(healthy._run_frame())
     assert not broken.playing and "Training stopped" in broken.notice.object

@@ -1,5 +1,5 @@
 """A page closed just before Bokeh's keep-alive ping: its last messages and its on_close are
-handled without error (see playground.bokeh_fixes)."""
+handled without error (see playground.bokeh_compat.fixes)."""
 
 import pytest
 from bokeh.server.connection import ServerConnection
@@ -8,7 +8,7 @@ from bokeh.server.tornado import BokehTornado
 from bokeh.server.views.ws import WSHandler
 from tornado.websocket import WebSocketClosedError
 
-from playground import bokeh_fixes
+from playground.bokeh_compat import fixes as bokeh_fixes
 
 
 class RecordingSession:
@@ -86,7 +86,7 @@ def test_a_page_closed_normally_is_let_go_as_bokeh_does(fixed):
 # ------------------------------------------------------------------ a click while a change waits (issue 22, item 6)
 def _served_page_models(doc) -> dict:
     """The ids of the page's Step button, Theme select and three checkboxes, from its document."""
-    from playground.loadtest import document_objects
+    from playground.server.loadtest import document_objects
 
     found = {}
     for node in document_objects(doc):
@@ -109,7 +109,7 @@ def _play_changes(bursts) -> list[str]:
 
     from tornado.httpclient import AsyncHTTPClient
 
-    from playground.loadtest import PageClient, ServerProcess, _free_port
+    from playground.server.loadtest import PageClient, ServerProcess, _free_port
 
     class Page(PageClient):
         def _find_models(self, doc):

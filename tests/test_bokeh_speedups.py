@@ -8,7 +8,7 @@ from bokeh.models import ColumnDataSource, Div, Range1d
 from bokeh.plotting import figure
 from bokeh.protocol import Protocol
 
-from playground import bokeh_speedups
+from playground.bokeh_compat import speedups as bokeh_speedups
 
 
 def patch_message(change):

@@ -77,7 +77,7 @@ def test_missing_numba_cuda_is_named_in_the_reason(monkeypatch):
 # --------------------------------------------------------------------------- bench --sweep
 
 def test_sweep_times_the_cpu_engines_and_says_when_there_is_no_gpu(monkeypatch):
-    from playground import bench
+    from playground.cli import bench
 
     monkeypatch.setattr(bench, "SWEEP_SECONDS", 0.01)
     records, notes = bench.sweep(sizes=(16, 32), max_calls=3)
@@ -92,7 +92,7 @@ def test_sweep_times_the_cpu_engines_and_says_when_there_is_no_gpu(monkeypatch):
 
 
 def test_crossover_is_where_the_gpu_starts_winning_for_good():
-    from playground.bench import crossover, format_sweep
+    from playground.cli.bench import crossover, format_sweep
 
     def records(cuda_gflops):
         cpu = [dict(engine="numpy", size=n, seconds=1.0, gflops=50.0) for n in (64, 128, 256, 512)]
@@ -107,7 +107,7 @@ def test_crossover_is_where_the_gpu_starts_winning_for_good():
 
 
 def test_sweep_plot_is_a_bokeh_page(tmp_path):
-    from playground.bench import plot_sweep
+    from playground.cli.bench import plot_sweep
 
     records = [dict(engine=e, size=n, seconds=1.0, gflops=g * n) for e, g in (("numpy", 1.0), ("cuda", 2.0))
                for n in (64, 128)]

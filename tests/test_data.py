@@ -1,4 +1,4 @@
-"""Tests for playground.data: the generated data sets, features, and CSV files."""
+"""Tests for playground.core.data: the generated data sets, features, and CSV files."""
 from __future__ import annotations
 
 import io
@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from playground import data
-from playground.data import (CLASSIFICATION, DATA_RANGE, DATASETS, FEATURES, MAX_CLASSES,
+from playground.core import data
+from playground.core.data import (CLASSIFICATION, DATA_RANGE, DATASETS, FEATURES, MAX_CLASSES,
                              MIN_CSV_ROWS, REGRESSION, DataError, DataSet, feature_matrix,
                              generate, load_csv, write_csv)
 

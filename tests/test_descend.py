@@ -9,8 +9,8 @@ import pytest
 
 from kernels.surfaces import SURFACES
 from playground.cli import main
-from playground.config import RunConfig
-from playground.descend import descend
+from playground.core.config import RunConfig
+from playground.core.descend import descend
 
 GOLDEN = json.loads((Path(__file__).parent / "golden" / "descent.json").read_text())
 

@@ -5,8 +5,8 @@ import numpy as np
 
 from kernels import make_backend
 from playground.cli import main
-from playground.config import RunConfig
-from playground.session import Session
+from playground.core.config import RunConfig
+from playground.core.session import Session
 
 
 def test_gradient_norms_are_the_reference_gradients_norms():

@@ -6,7 +6,7 @@ from bokeh.document import Document
 from bokeh.document.events import ModelChangedEvent
 from bokeh.models import ColumnDataSource, Range1d
 
-from playground.views.frame_channel import DIRECT, FrameChannel
+from playground.transport.frame_channel import DIRECT, FrameChannel
 
 
 def models():

@@ -1,4 +1,4 @@
-"""Frame messages (playground/views/frame_socket.py): a frame sent on the page's socket
+"""Frame messages (playground/transport/frame_socket.py): a frame sent on the page's socket
 carries exactly what the same frame sent as a Bokeh change carries; frames go the Bokeh way
 whenever a frame message could not be in order or could not say the same; a page's READY and
 DRAWN reach its own channel only. The page's side is exercised by the UI tests (tests/ui)
@@ -13,8 +13,8 @@ from bokeh.document import Document
 from tornado.locks import Lock
 from tornado.websocket import WebSocketClosedError
 
-from playground.views import frame_socket
-from playground.views.frame_channel import FrameChannel
+from playground.transport import frame_socket
+from playground.transport.frame_channel import FrameChannel
 from tests.test_frame_channel import on_a_page
 
 

@@ -9,13 +9,13 @@ import time
 import numpy as np
 import pytest
 
-from playground.app import Playground
-from playground.config import ConfigError, RunConfig
-from playground.data import DataError, load_csv
-from playground.json_input import nesting_depth, parse_json, read_capped
-from playground.session import Session
-from playground.snapshot import SnapshotError, export_session
-from playground.views.text import as_text, error_html, notice_html
+from playground.ui.page import Playground
+from playground.core.config import ConfigError, RunConfig
+from playground.core.data import DataError, load_csv
+from playground.core.json_input import nesting_depth, parse_json, read_capped
+from playground.core.session import Session
+from playground.core.snapshot import SnapshotError, export_session
+from playground.ui.views.text import as_text, error_html, notice_html
 
 MARKUP = "<img src=x onerror=alert(21)>"
 
@@ -62,7 +62,7 @@ def test_a_csv_with_huge_numbers_or_too_many_bytes_is_refused(tmp_path, monkeypa
     sparse = tmp_path / "sparse.csv"
     with open(sparse, "wb") as stream:
         stream.truncate(10_000)  # zeros the disk does not hold: read, not stat, finds the size
-    monkeypatch.setattr("playground.data.MAX_CSV_BYTES", 1000)
+    monkeypatch.setattr("playground.core.data.MAX_CSV_BYTES", 1000)
     with pytest.raises(DataError, match="larger than"):
         load_csv(sparse)
 
@@ -144,7 +144,7 @@ def test_a_link_with_a_very_long_number_is_refused_in_a_short_line():
 def test_a_link_never_carries_none_for_an_unset_hyperparameter():
     """After importing a session that kept torch's default learning rate (None), the link read
     learning_rate=None, and reopening it was refused."""
-    from playground.app import default_config
+    from playground.ui.page import default_config
 
     config = RunConfig(learning_rate=None, optimizer="sgd")
     query = config.query(default_config())
@@ -205,7 +205,7 @@ def test_upload_folders_of_processes_that_ended_are_removed_and_others_kept(tmp_
     import subprocess
     import sys
 
-    from playground.views.upload import UPLOAD_FOLDER_PREFIX, remove_stale_upload_folders
+    from playground.ui.views.upload import UPLOAD_FOLDER_PREFIX, remove_stale_upload_folders
 
     ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                            text=True, check=True).stdout.strip()

@@ -2,9 +2,9 @@
 checked in numbers."""
 import numpy as np
 
-from playground.config import RunConfig
-from playground.lessons import LESSONS
-from playground.session import Session
+from playground.core.config import RunConfig
+from playground.core.lessons import LESSONS
+from playground.core.session import Session
 
 
 def session_for(title, **override):

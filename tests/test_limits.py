@@ -1,15 +1,15 @@
 """Bounded work in a shared server: no setting a page can send makes one frame, one link or
-one imported file cost unbounded CPU or memory (the bounds live in playground.config)."""
+one imported file cost unbounded CPU or memory (the bounds live in playground.core.config)."""
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from playground.config import MAX_FRAME_WORK, MAX_HISTORY_POINTS, ConfigError, RunConfig
-from playground.server import MAX_MESSAGE_BYTES
-from playground.session import Session
-from playground.snapshot import MAX_BYTES, SnapshotError, export_session, import_session
+from playground.core.config import MAX_FRAME_WORK, MAX_HISTORY_POINTS, ConfigError, RunConfig
+from playground.server.serving import MAX_MESSAGE_BYTES
+from playground.core.session import Session
+from playground.core.snapshot import MAX_BYTES, SnapshotError, export_session, import_session
 
 
 def test_frame_steps_cap_the_work_of_a_frame_and_leave_light_settings_alone():

@@ -1,5 +1,5 @@
 """The room, without a browser: ``bench --load`` with a few light websocket clients against
-a real ``nn-playground serve`` in its own process (see playground/loadtest.py).
+a real ``nn-playground serve`` in its own process (see playground/server/loadtest.py).
 
 Every wait is on a condition (a client's counters, the server's /stats) with a deadline;
 speed is reported by the bench, never asserted as a time, except that every session must
@@ -14,7 +14,7 @@ import time
 import pytest
 
 from playground.cli import main
-from playground.loadtest import PageClient, ServerProcess, _free_port, run_load
+from playground.server.loadtest import PageClient, ServerProcess, _free_port, run_load
 
 CLIENTS = 3
 
@@ -158,8 +158,8 @@ def test_a_page_slow_to_connect_keeps_its_session_and_a_new_session_uses_local_s
     a room)."""
     from bokeh.util.token import generate_jwt_token, generate_session_id
 
-    from playground.loadtest import TOKEN
-    from playground.server import CHECK_UNUSED_MS, UNUSED_SESSION_MS
+    from playground.server.loadtest import TOKEN
+    from playground.server.serving import CHECK_UNUSED_MS, UNUSED_SESSION_MS
 
     async def scenario():
         from tornado.httpclient import AsyncHTTPClient
@@ -249,7 +249,7 @@ def test_a_killed_bench_takes_its_server_with_it():
     import subprocess
     import sys
 
-    script = ("import time; from playground.loadtest import ServerProcess, _free_port; "
+    script = ("import time; from playground.server.loadtest import ServerProcess, _free_port; "
               "s = ServerProcess(_free_port()); print(s.process.pid, flush=True); time.sleep(600)")
     bench = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     server_pid = int(bench.stdout.readline())
@@ -291,14 +291,14 @@ def test_one_address_cannot_open_more_tabs_than_its_limit():
 
 
 def test_the_page_over_the_limit_says_what_to_do():
-    from playground.server import too_many_tabs_page
+    from playground.server.serving import too_many_tabs_page
 
     assert "Too many tabs of the playground are open from your address (at most 60): close some, then " \
            "reload this page." in too_many_tabs_page(60).object
 
 
 def test_the_tab_count_of_an_address_goes_down_as_its_tabs_end():
-    from playground.server import AddressLimit
+    from playground.server.serving import AddressLimit
 
     limit = AddressLimit(2)
     assert limit.admit("a") and limit.admit("a") and not limit.admit("a") and limit.admit("b")

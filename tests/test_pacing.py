@@ -3,7 +3,7 @@ import asyncio
 
 import pytest
 
-from playground.pacing import FramePacer
+from playground.transport.pacing import FramePacer
 
 
 class FakeLoop:
@@ -196,7 +196,7 @@ def test_a_frame_waiting_for_its_training_does_not_hold_the_document_lock():
     what the frame changes runs through ``Scheduler.locked``, which does take the lock."""
     from types import SimpleNamespace
 
-    from playground.pacing import Scheduler
+    from playground.transport.pacing import Scheduler
 
     class Context:  # as Bokeh's BokehSessionContext: one lock per document
         def __init__(self):

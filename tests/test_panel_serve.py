@@ -10,8 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from playground.app import css_path
-from playground.loadtest import _free_port, pull_document
+from playground.ui.page import css_path
+from playground.server.loadtest import _free_port, pull_document
 
 ROOT = Path(__file__).resolve().parents[1]
 

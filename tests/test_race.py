@@ -5,7 +5,7 @@ import numpy as np
 
 from kernels.optimizers import OPTIMIZERS
 from kernels.surfaces import SURFACES
-from playground.race import OptimizerRace
+from playground.ui.race import OptimizerRace
 
 
 def test_every_optimizer_races_from_the_start():

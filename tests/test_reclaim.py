@@ -3,7 +3,7 @@ again if one was still referenced when the collection ran."""
 import asyncio
 import gc
 
-from playground.server import MemoryReclaimer
+from playground.server.serving import MemoryReclaimer
 
 
 class Thing:

@@ -1,4 +1,4 @@
-"""The two Panel routes fenced in playground/request_guard.py, on a served app: a link with
+"""The two Panel routes fenced in playground/bokeh_compat/request_guard.py, on a served app: a link with
 a 4,301-digit number opens the page, and /components serves only Panel's own files. Also a
 check that Panel is still shaped as the guard expects (it fails when Panel changes)."""
 from __future__ import annotations
@@ -9,12 +9,12 @@ import urllib.request
 import panel as pn
 import pytest
 
-from playground import request_guard
-from playground.server import serve
+from playground.bokeh_compat import request_guard
+from playground.server.serving import serve
 
 
 def test_the_guard_fits_this_panel():
-    assert request_guard.install(), "Panel's location or component route changed: see playground/request_guard.py"
+    assert request_guard.install(), "Panel's location or component route changed: see playground/bokeh_compat/request_guard.py"
     from panel.io import location
 
     assert location.parse_query("?a=" + "1" * 5000 + "&b=2&c=x") == {"a": "1" * 5000, "b": 2, "c": "x"}
@@ -115,7 +115,7 @@ def test_a_websocket_from_a_foreign_origin_is_refused(url):
 # ------------------------------------------------------------------ websocket messages (issue 22, item 9)
 async def _a_new_page_opens(url: str, http) -> None:
     """Open a page and pull its document (raises if the server no longer serves pages)."""
-    from playground.loadtest import PageClient
+    from playground.server.loadtest import PageClient
 
     newcomer = PageClient(url)
     await newcomer.open(http)
@@ -129,7 +129,7 @@ def _after_open(url: str, act):
 
     from tornado.httpclient import AsyncHTTPClient
 
-    from playground.loadtest import PageClient
+    from playground.server.loadtest import PageClient
 
     async def run():
         http = AsyncHTTPClient(force_instance=True)
@@ -147,7 +147,7 @@ def _after_open(url: str, act):
 
 
 def test_a_connection_that_asks_for_its_document_again_and_again_is_closed(url):
-    from playground.request_guard import MAX_PULLS_PER_CONNECTION
+    from playground.bokeh_compat.request_guard import MAX_PULLS_PER_CONNECTION
 
     async def pull_many(page):
         import asyncio
@@ -209,7 +209,7 @@ def test_a_malformed_message_ends_at_most_its_own_socket(url):
 
     from tornado.httpclient import AsyncHTTPClient
 
-    from playground.loadtest import PageClient
+    from playground.server.loadtest import PageClient
 
     async def run():
         http = AsyncHTTPClient(force_instance=True)
@@ -266,9 +266,9 @@ def test_the_page_links_its_style_sheet_once_instead_of_copying_it_into_every_co
     document); now each links it, and the server serves it."""
     import json
 
-    from playground.app import css_path
-    from playground.loadtest import pull_document
-    from playground.server import STYLESHEET_URL
+    from playground.ui.page import css_path
+    from playground.server.loadtest import pull_document
+    from playground.server.serving import STYLESHEET_URL
 
     css = css_path().read_text()
     with urllib.request.urlopen(f"{url}/{STYLESHEET_URL}", timeout=60) as response:

@@ -1,12 +1,12 @@
-"""Tests for playground.session: stepping, batches, history, reset, live changes, frames."""
+"""Tests for playground.core.session: stepping, batches, history, reset, live changes, frames."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from kernels import make_backend
-from playground.config import RunConfig
-from playground.session import GRID_SIZE, Session
+from playground.core.config import RunConfig
+from playground.core.session import GRID_SIZE, Session
 
 BACKENDS = ["reference", "cpu"]
 

@@ -7,12 +7,12 @@ import itertools
 import numpy as np
 import pytest
 
-from playground.app import Playground
-from playground.data import generate, write_csv
-from playground.views.appearance import Appearance
-from playground.views.colors import PALETTES, class_colors, diverging_palette, point_colors, rgb
-from playground.views.shortcuts import KEYS, KeyboardShortcuts
-from playground.views.upload import MAX_UPLOAD_BYTES, MAX_UPLOAD_POINTS, safe_file_name
+from playground.ui.page import Playground
+from playground.core.data import generate, write_csv
+from playground.ui.views.appearance import Appearance
+from playground.ui.views.colors import PALETTES, class_colors, diverging_palette, point_colors, rgb
+from playground.ui.views.shortcuts import KEYS, KeyboardShortcuts
+from playground.ui.views.upload import MAX_UPLOAD_BYTES, MAX_UPLOAD_POINTS, safe_file_name
 
 # Machado, Oliveira and Fernandes (2009), severity 1: linear-RGB matrices that simulate
 # the three kinds of dichromacy.

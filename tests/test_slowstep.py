@@ -1,4 +1,4 @@
-"""Tests for playground.slowstep: the four phases of one step, worked out apart from the
+"""Tests for playground.core.slow_step_numbers: the four phases of one step, worked out apart from the
 fast kernels, agree with the reference backend, with finite differences and with what a
 normal step of the session then does."""
 from __future__ import annotations
@@ -8,9 +8,9 @@ import pytest
 
 from kernels import OPTIMIZERS, losses, make_backend
 from kernels.activations import activate
-from playground import slowstep
-from playground.config import RunConfig
-from playground.session import Session
+from playground.core import slow_step_numbers as slowstep
+from playground.core.config import RunConfig
+from playground.core.session import Session
 from tests.test_session import record_batches
 
 # Data sets with each loss that fits them (blobs: 3 classes, softmax cross-entropy).
@@ -420,7 +420,7 @@ def weights_shown(app) -> list[float]:
                                       dict(dataset="plane", loss="mse", optimizer="sgd", regularization="l2",
                                            reg_rate=0.01)])
 def test_app_slow_step_walks_four_phases_and_lands_where_a_step_does(settings):
-    from playground.app import Playground
+    from playground.ui.page import Playground
 
     # 20 training points in batches of 20: Step (one epoch) is one minibatch step.
     values = dict(points=40, batch_size=20, **settings)
@@ -445,7 +445,7 @@ def test_app_slow_step_walks_four_phases_and_lands_where_a_step_does(settings):
 
 
 def test_app_slow_step_draws_each_phase_on_the_diagram_and_data_plot():
-    from playground.app import Playground
+    from playground.ui.page import Playground
 
     app = Playground()
     n_train = len(app.session.X_train)
@@ -465,7 +465,7 @@ def test_app_slow_step_draws_each_phase_on_the_diagram_and_data_plot():
     assert app.slow_step.phase == "loss"
     sizes = np.array(app.boundary.train_source.data["size"])
     assert len(sizes) == n_train
-    from playground.views.slow_step import SIZE_BASE, SIZE_MAX, SIZE_PER_LOSS
+    from playground.ui.views.slow_step import SIZE_BASE, SIZE_MAX, SIZE_PER_LOSS
     np.testing.assert_allclose(sizes, np.clip(SIZE_BASE + SIZE_PER_LOSS * data.point_losses, SIZE_BASE, SIZE_MAX))
     assert SIZE_PER_LOSS > 0 and np.ptp(sizes) > 0  # bigger loss, bigger dot
     app.slow_step.next()  # backward, output layer: its edges show dL/dw and hover the chain rule
@@ -491,7 +491,7 @@ def test_app_slow_step_draws_each_phase_on_the_diagram_and_data_plot():
 
 @pytest.mark.parametrize("button", ["step_button", "reset_button", "play_button"])
 def test_step_play_or_reset_cancel_a_half_done_slow_step(button):
-    from playground.app import Playground
+    from playground.ui.page import Playground
 
     app = Playground()
     app.slow_step.start()
@@ -509,7 +509,7 @@ def test_step_play_or_reset_cancel_a_half_done_slow_step(button):
 
 
 def test_a_new_network_cancels_the_slow_step():
-    from playground.app import Playground
+    from playground.ui.page import Playground
 
     app = Playground()
     app.slow_step.start()
@@ -520,7 +520,7 @@ def test_a_new_network_cancels_the_slow_step():
 
 
 def test_a_learning_rate_changed_mid_step_shows_the_new_update_before_applying():
-    from playground.app import Playground
+    from playground.ui.page import Playground
 
     app, twin = Playground(), Playground()
     app.slow_step.start()
@@ -537,7 +537,7 @@ def test_a_learning_rate_changed_mid_step_shows_the_new_update_before_applying()
 
 
 def test_a_clicked_point_is_followed():
-    from playground.app import Playground
+    from playground.ui.page import Playground
 
     app = Playground()
     app.slow_step.choose_point(7)
@@ -550,7 +550,7 @@ def test_a_clicked_point_is_followed():
 
 
 def test_a_diverged_run_gets_a_message_not_a_slow_step():
-    from playground.app import Playground
+    from playground.ui.page import Playground
 
     app = Playground(dataset="plane", loss="mse", optimizer="sgd", learning_rate=10.0)
     for _ in range(20):

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from playground.cli import main
-from playground.config import RunConfig
-from playground.session import Session
-from playground.snapshot import SnapshotError, export_session, import_session
+from playground.core.config import RunConfig
+from playground.core.session import Session
+from playground.core.snapshot import SnapshotError, export_session, import_session
 
 
 def spiral(backend="cpu", optimizer="adam"):

@@ -40,7 +40,7 @@ def test_auto_backend_is_cuda_here_for_a_wide_net_only(capsys):
 
 @pytest.mark.skipif(os.environ.get("NUMBA_ENABLE_CUDASIM", "0") in ("", "0"), reason="simulator only")
 def test_bench_leaves_the_simulator_out():
-    from playground import bench
+    from playground.cli import bench
 
     assert "simulator" in bench.cuda_missing()
     records, notes = bench.sweep(sizes=(), max_calls=1)  # engines only: no cuda column here
@@ -52,7 +52,7 @@ def test_sweep_cuda_engine_computes_the_product(monkeypatch):
     import numpy as np
 
     from kernels import cuda as kc
-    from playground import bench
+    from playground.cli import bench
 
     monkeypatch.setattr(bench, "cuda_missing", lambda: None)
     monkeypatch.setattr(kc.matmul, "__defaults__", (False, False, 4))  # trans_a, trans_b, tile

@@ -22,7 +22,7 @@ from playwright.sync_api import expect
 from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketClosedError
 
-from playground.pacing import FRAME_INTERVAL_S
+from playground.transport.pacing import FRAME_INTERVAL_S
 
 CHROMIUM = os.environ.get("NN_PLAYGROUND_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-dev-shm-usage"]
@@ -34,7 +34,7 @@ FIRST_FRAME_TIMEOUT_MS = 30_000  # a cold Numba cache or a loaded CI machine is 
 expect.set_options(timeout=10_000)
 
 # Helpers the tests call inside the page as pg.<name>(...). They read the app's named Bokeh
-# models (see playground/app.py and playground/views/*), so the tests read what the browser
+# models (see playground/ui/page.py and playground/ui/views/*), so the tests read what the browser
 # received, not what the server meant to send.
 PAGE_HELPERS = """
 window.pg = (() => {
@@ -137,7 +137,7 @@ def _listening(port: int, seconds: float) -> bool:
 @pytest.fixture(scope="session")
 def app_url():
     """Serves the playground in a thread for the whole test session; its base URL."""
-    from playground.server import serve
+    from playground.server.serving import serve
 
     port = _free_port()
     server = serve(port=port, threaded=True)
@@ -215,7 +215,7 @@ class App:
 
     def checkbox(self, label: str):
         # Bokeh's Checkbox puts no <label> around its input; the page names it for screen
-        # readers (playground/views/shortcuts.py), so the role selector finds it.
+        # readers (playground/ui/views/shortcuts.py), so the role selector finds it.
         return self.page.get_by_role("checkbox", name=label, exact=True)
 
     # ---------------------------------------------------------------- checks

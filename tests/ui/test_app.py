@@ -154,7 +154,7 @@ def test_add_layer_and_remove_neuron(app):
     page = app.page
     expect(page.get_by_text("2 hidden layers")).to_be_visible()
     # The "+"/"−" buttons show a symbol; screen readers (and so these role selectors) get their
-    # tooltip as the name (see playground/views/shortcuts.py).
+    # tooltip as the name (see playground/ui/views/shortcuts.py).
     app.button("Add a hidden layer").click()
     expect(page.get_by_text("3 hidden layers")).to_be_visible()
     assert app.wait("() => pg.rows('neurons_source') === 2 + 4 + 2 + 2 + 1")

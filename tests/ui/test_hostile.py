@@ -12,10 +12,10 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import expect
 
-from playground.config import RunConfig
+from playground.core.config import RunConfig
 from .conftest import App
-from playground.session import Session
-from playground.snapshot import export_session
+from playground.core.session import Session
+from playground.core.snapshot import export_session
 
 pytestmark = pytest.mark.ui
 
@@ -96,7 +96,7 @@ def test_a_lost_connection_leaves_play_reading_play_and_stops_training(shared_co
     import time
     import weakref
 
-    from playground.app import Playground
+    from playground.ui.page import Playground
 
     sockets = []
 

@@ -120,7 +120,7 @@ def test_bad_links_and_bad_values_get_a_message_and_others_keep_training(pages, 
 def test_a_page_whose_server_goes_away_says_so(browser, browser_context_args):
     """A dropped connection (the server stopped, the wifi went): the page says, in words,
     that it lost the server and how to start again, instead of freezing silently."""
-    from playground.loadtest import ServerProcess, _free_port
+    from playground.server.loadtest import ServerProcess, _free_port
 
     server = ServerProcess(_free_port())
     context = browser.new_context(**browser_context_args)

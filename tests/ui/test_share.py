@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
-from playground.data import generate, write_csv
-from playground.views.colors import class_colors
+from playground.core.data import generate, write_csv
+from playground.ui.views.colors import class_colors
 
 from .conftest import FIRST_FRAME_TIMEOUT_MS, App, watch_errors
 

@@ -1,0 +1,6 @@
+"""``python -m playground.cli``."""
+import sys
+
+from playground.cli.commands import main
+
+sys.exit(main())

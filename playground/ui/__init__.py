@@ -1,0 +1,1 @@
+"""What a learner sees: the playground page, the optimizer race page, and one view per picture."""
