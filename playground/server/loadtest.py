@@ -17,6 +17,7 @@ import asyncio
 import itertools
 import json
 import os
+from pathlib import Path
 import re
 import signal
 import socket
@@ -74,7 +75,7 @@ class ServerProcess:
         self.log = tempfile.NamedTemporaryFile(prefix="nn-playground-serve-", suffix=".log", delete=False)
         command = [sys.executable, "-m", "playground.cli", "serve", "--address", "127.0.0.1",
                    "--port", str(port), "--num-procs", str(num_procs), *extra_args]
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        root = str(Path(__file__).resolve().parents[2])  # the checkout holding playground/
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
                **(extra_env or {})}
         from playground.server.serving import _end_with_parent

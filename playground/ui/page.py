@@ -85,7 +85,7 @@ for (const model of cb_obj.all_models) {
 }
 """
 LANDSCAPE_PERIOD_S = 1.0  # redraw the loss contours around the path at most this often
-STATIC = Path(__file__).resolve().parent.parent / "static"
+STATIC = Path(__file__).resolve().parents[2] / "static"  # static/ of a checkout
 # Changing these rebuilds the session (new data or network, epoch 0); the others
 # (optimizer, its hyper-parameters, regularization) take effect on the next step.
 STRUCTURAL = ("dataset", "classes", "noise", "train_ratio", "points", "seed", "features", "csv", "hidden",
