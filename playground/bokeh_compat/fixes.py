@@ -33,6 +33,8 @@ from bokeh.server.tornado import BokehTornado
 from bokeh.server.views.ws import WSHandler
 from panel.reactive import Syncable
 
+VERIFIED_ON = "bokeh 3.9.2, panel 1.9.4"
+
 _ORIGINAL = {"client_lost": BokehTornado.client_lost, "on_close": WSHandler.on_close}
 
 

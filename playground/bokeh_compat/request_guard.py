@@ -40,6 +40,8 @@ from panel.io.server import ComponentResourceHandler
 from panel.util import parse_query
 from tornado.web import HTTPError
 
+VERIFIED_ON = "bokeh 3.9.2, panel 1.9.4"
+
 log = logging.getLogger(__name__)
 MAX_PULLS_PER_CONNECTION = 3  # BokehJS asks once a connection; a few more are tolerated
 _SERVED_MODULE = re.compile(r"(panel|bokeh)(\.[A-Za-z_][A-Za-z0-9_]*)*")

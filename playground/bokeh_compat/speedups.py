@@ -39,6 +39,8 @@ from bokeh.document.models import DocumentModelManager
 from bokeh.model import Model
 from bokeh.server.session import ServerSession
 
+VERIFIED_ON = "bokeh 3.9.2"
+
 _ORIGINAL = {
     "synced_references": DocumentModelManager.synced_references,
     "serializer_init": Serializer.__init__,

@@ -5,10 +5,11 @@ UNUSED_SESSION_MS; a session left playing without a click pauses after
 ``idle_pause_minutes``, and a tab left without a click for ``session_timeout_minutes`` is
 ended (see :mod:`playground.server.idle`). ``GET /stats`` answers this process's counts as JSON
 (``{"pid", "sessions", "connections", "callbacks", "reclaim_pending", "playgrounds",
-"python_blocks", "frames"}``: ``playgrounds`` counts the playground objects not yet freed,
+"python_blocks", "frames", "bokeh_compat"}``: ``playgrounds`` counts the playground objects not yet freed,
 ``python_blocks`` Python's allocated memory blocks (``sys.getallocatedblocks``: back where they
 were once a room has left, whatever the process's size says), ``frames`` the frames sent
-``{"message": n, "bokeh": m}``, see views/frame_socket.py), for ``nn-playground bench --load``
+``{"message": n, "bokeh": m}``, see transport/frame_socket.py), ``bokeh_compat`` the Bokeh
+and Panel versions and which of playground/bokeh_compat's patches took), for ``nn-playground bench --load``
 and for a teacher's curiosity; it shows nothing of anyone's session.
 """
 from __future__ import annotations
@@ -28,10 +29,11 @@ import time
 import weakref
 
 import panel as pn
-from panel.io.resources import LOCAL_DIST
 from tornado.ioloop import IOLoop
 from tornado.web import RequestHandler
 
+from playground import bokeh_compat
+from playground.bokeh_compat import panel_state, server_sockets, sessions
 from playground.server.idle import IDLE_PAUSE_MINUTES, MAX_TABS_PER_ADDRESS, SESSION_TIMEOUT_MINUTES, IdleWatch
 from playground.transport.frame_channel import FRAMES_SENT
 from playground.ui.views.text import error_html
@@ -65,17 +67,12 @@ def _fork_with_own_sockets(num_procs: int) -> int:
     processes each child serves with. The parent waits for the children (tornado's
     ``fork_processes``, which restarts one that crashes).
     """
-    from bokeh.server import server as bokeh_server
-    from tornado import netutil, process
+    from tornado import process
 
     process.fork_processes(num_procs)  # returns in each child only
     _end_with_parent()
-
-    def bind_own_socket(address, port):
-        sockets = netutil.bind_sockets(port=port, address=address, reuse_port=True)
-        return sockets, sockets[0].getsockname()[1]
-
-    bokeh_server.bind_sockets = bind_own_socket  # where Bokeh's Server binds (Bokeh 3)
+    if not server_sockets.install():
+        raise RuntimeError("this Bokeh binds its sockets elsewhere: serve with --num-procs 1")
     return 1
 
 
@@ -129,7 +126,8 @@ class StatsHandler(RequestHandler):
             "reclaim_pending": bool(self.reclaimer and self.reclaimer.pending),
             "playgrounds": len(self.reclaimer.live) if self.reclaimer else None,
             "python_blocks": sys.getallocatedblocks(),  # Python's live small objects (leak or high-water?)
-            "frames": {"message": FRAMES_SENT["message"], "bokeh": FRAMES_SENT["bokeh"]}}))
+            "frames": {"message": FRAMES_SENT["message"], "bokeh": FRAMES_SENT["bokeh"]},
+            "bokeh_compat": bokeh_compat.report()}))
 
 
 class MemoryReclaimer:
@@ -184,61 +182,6 @@ class MemoryReclaimer:
         if len(self.live) > self.open_sessions and self._retried < self.retries:
             self._schedule(self.delay_s * 2 ** self._retried)  # ended sessions' playgrounds left
             self._retried += 1
-
-
-def forget_views(session_context) -> None:
-    """Drop what Panel still keeps of an ended session's document in ``pn.state._views``.
-
-    Panel removes its page's entry there when a session ends, but not the entry of the
-    page's notification area when the page never connected (its websocket reached another
-    server process, or never came): that entry holds the document, and the document the
-    whole playground, for as long as the server runs (with ``--num-procs 2``, 27 of a room
-    of 30 were never freed)."""
-    doc = session_context._document
-    for ref, view in list(pn.state._views.items()):
-        if view[2] is doc:
-            del pn.state._views[ref]
-
-
-def send_without_delay(doc) -> None:
-    """Turn off Nagle's algorithm on the page's websocket (TCP_NODELAY).
-
-    A Bokeh message leaves as several small websocket frames (header, metadata, content,
-    buffers); with Nagle on, the second waits for the page's delayed TCP acknowledgement,
-    40 ms on Linux, often twice a message: a frame took 80 ms longer to arrive than to make,
-    and a page that acknowledges each frame got 11 frames a second instead of 30."""
-    session = getattr(doc.session_context, "_session", None)  # bokeh's ServerSession
-    for connection in list(getattr(session, "_subscribed_connections", ())):
-        socket = getattr(connection, "_socket", None)
-        try:
-            socket.set_nodelay(True)
-        except Exception:  # noqa: BLE001 - a socket already closed, or not a websocket
-            pass
-
-
-def hold_until_connected(doc, grace_s: float = FIRST_CONNECT_GRACE_S) -> None:
-    """Keep a new session until its page connects (or ``grace_s`` passed without it).
-
-    Bokeh drops a session without connections after UNUSED_SESSION_MS, counted from its
-    creation for one that never had any: a page that takes longer to load its scripts (a
-    room opening the page at once) found its session gone, and the server built it again
-    for the page's websocket, twice the work when the server is busiest."""
-    context = doc.session_context
-    held = []
-
-    def hold():  # Bokeh makes the ServerSession once the page's document is built
-        session = getattr(context, "_session", None)
-        if session is not None and hasattr(session, "block_expiration") and not session.destroyed:
-            session.block_expiration()
-            held.append(session)
-
-    def release():
-        while held:
-            held.pop().unblock_expiration()
-
-    IOLoop.current().add_callback(hold)
-    pn.state.onload(release)
-    IOLoop.current().call_later(grace_s, release)
 
 
 class AddressLimit:
@@ -297,21 +240,16 @@ def page_factory(idle_pause_minutes: float = IDLE_PAUSE_MINUTES,
             if not address_limit.admit(address):
                 return too_many_tabs_page(address_limit.limit)
             pn.state.on_session_destroyed(lambda context: address_limit.release(address))
-            # A session built for a websocket that reached it first (another process, or
-            # the page's first session expired) is never passed through Panel's page
-            # rendering, which tells models where Panel's style sheets are: without this,
-            # they would point at Panel's CDN, unreachable from a room without internet.
-            doc._template_variables.setdefault("dist_url", f"{pn.state.rel_path}/{LOCAL_DIST}"
-                                               if pn.state.rel_path else LOCAL_DIST)
+            sessions.use_local_panel_resources(doc)
             if hold_for_websocket:
-                hold_until_connected(doc)
+                sessions.hold_until_connected(doc, FIRST_CONNECT_GRACE_S)
         app = create_app(stylesheet_url=stylesheet_url)
         if served:
             IdleWatch(app, 60 * idle_pause_minutes, 60 * session_timeout_minutes)
             reclaimer.track(app)
-            pn.state.on_session_destroyed(forget_views)
+            pn.state.on_session_destroyed(panel_state.forget_views)
             pn.state.on_session_destroyed(reclaimer.session_destroyed)
-            pn.state.onload(lambda: send_without_delay(doc))
+            pn.state.onload(lambda: sessions.send_without_delay(doc))
         return app
 
     return page
@@ -334,6 +272,8 @@ def serve(port: int = 5006, address: str | None = None, show: bool = False, thre
     secret_key = session_secret()
     if num_procs > 1 and hasattr(socket, "SO_REUSEPORT"):
         num_procs = _fork_with_own_sockets(num_procs)
+    bokeh_compat.install()
+    print(bokeh_compat.summary(), file=sys.stderr, flush=True)  # what took, before 'Launching server'
     remove_stale_upload_folders()  # left by a server that crashed or was killed
     warm_up()
     origins = [f"localhost:{port}", f"127.0.0.1:{port}"] + ([f"{address}:{port}"] if address else [])

@@ -5,7 +5,7 @@ text) as its own event, and builds each on the server through its property machi
 (validation, change detection, callbacks). For a page that changes a dozen models twenty
 times a second, in a room of thirty, that machinery was most of the server's time. So a
 frame's changes go through a :class:`FrameChannel`: the server applies each to its own copy
-of the model *quietly* (no event, see :class:`quietly`), collects them, and sends them all
+of the model *quietly* (no event, see playground/bokeh_compat/quiet.py), collects them, and sends them all
 together: as one binary message on the page's websocket once the page has said it reads
 them (:mod:`.frame_socket`), else as one value of the channel's ``changes``. The channel's
 script on the page applies them to the page's models exactly as Bokeh applies its own
@@ -34,6 +34,8 @@ import param
 from bokeh.model import Model
 from panel.custom import JSComponent
 
+from playground.bokeh_compat import panel_state
+from playground.bokeh_compat.quiet import quietly
 from playground.transport import frame_socket
 
 
@@ -72,42 +74,6 @@ _WIRE_DTYPES = {np.dtype(name): np.dtype(wire) for name, wire in {
 _WIRE_NAMES = {dtype: dtype.name for dtype in _WIRE_DTYPES.values()} | {np.dtype("float64"): "float64"}
 
 
-class quietly:
-    """The same changes, made to the server's copy of the models only: no Bokeh event, no
-    validation. Columns are replaced, never changed in place (a Bokeh event still waiting to
-    be sent may hold the old one)."""
-
-    @staticmethod
-    def set(model: Model, properties: dict) -> None:
-        model._property_values.update(properties)  # what HasProps' descriptors read back
-
-    @staticmethod
-    def data(source, columns: dict) -> None:
-        for name, column in columns.items():
-            dict.__setitem__(source.data, name, column)  # past the change-notifying wrapper
-
-    @staticmethod
-    def stream(source, rows: dict, rollover: int | None) -> None:
-        for name, new in rows.items():
-            old = source.data[name]
-            if isinstance(old, np.ndarray) or isinstance(new, np.ndarray):
-                column = np.concatenate([np.asarray(old), np.asarray(new)])
-            else:
-                column = list(old) + list(new)
-            dict.__setitem__(source.data, name, column[-rollover:] if rollover else column)
-
-    @staticmethod
-    def patch(source, patches: dict) -> None:
-        for name, changes in patches.items():
-            old = source.data[name]
-            column = old.copy() if isinstance(old, np.ndarray) else list(old)
-            for index, value in changes:
-                if not isinstance(index, (int, np.integer, slice)):
-                    raise TypeError(f"patch index {index!r}: only an int or a slice is supported here")
-                column[index] = value
-            dict.__setitem__(source.data, name, column)
-
-
 class FrameChannel(JSComponent, DirectWriter):
     """Carries each frame's changes to the page as one message (a frame message, see
     :mod:`.frame_socket`, or one Bokeh event), and paces the frames.
@@ -144,7 +110,7 @@ class FrameChannel(JSComponent, DirectWriter):
     @property
     def on_a_page(self) -> bool:
         """Whether the channel is shown on a page (its frames reach a browser)."""
-        return bool(self._models)
+        return bool(panel_state.rendered_models(self))
 
     # ------------------------------------------------------------------ a frame
     @contextlib.contextmanager
@@ -189,14 +155,15 @@ class FrameChannel(JSComponent, DirectWriter):
     @property
     def document(self):
         """The Bokeh document the channel is shown in (None if not on a page)."""
-        for model, _ in self._models.values():
+        for model in panel_state.rendered_models(self):
             return model.document
         return None
 
     def _send(self, changes: SimpleNamespace) -> None:
         """As a frame message on the page's socket if it said READY and nothing of Bokeh's
         waits to be written to it, else as a Bokeh change of ``changes`` (see frame_socket)."""
-        if not self._models:
+        models = panel_state.rendered_models(self)
+        if not models:
             return  # not on a page yet: the page will get the models as they are now
         if self.page_socket is not None:
             message = frame_socket.encode(changes.frame, changes.ack, changes.ops, changes.arrays)
@@ -204,8 +171,8 @@ class FrameChannel(JSComponent, DirectWriter):
                 self._count("message")
                 return
         self._count("bokeh")
-        for model, _ in self._models.values():
-            model.data.update(changes=changes)
+        for model in models:
+            panel_state.component_data(model).update(changes=changes)
 
     def _count(self, how: str) -> None:
         self.frames_sent[how] += 1

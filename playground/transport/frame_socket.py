@@ -24,25 +24,20 @@ callback: Bokeh sends that change after the callback), and every frame before RE
 after the socket has closed. :func:`install` makes the server hand these text messages to
 the channel before Bokeh's receiver sees them.
 
-Leans on Bokeh's ``WSHandler`` (``on_message``, ``write_lock``, ``connection``) and on
-Panel's queue of messages waiting for that lock; :func:`install` checks they are there.
+What this needs of Bokeh's and Panel's internals (hearing READY and DRAWN before Bokeh does,
+whether a Bokeh message waits) is in playground/bokeh_compat/websocket.py.
 """
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import struct
 import weakref
 
 import numpy as np
-from bokeh.server.views.ws import WSHandler
 from tornado.websocket import WebSocketClosedError
 
-try:  # Panel's messages waiting to be written (pn.io.unlocked, when the socket was busy)
-    from panel.io.document import _WRITE_BLOCK, _WRITE_MSGS
-except ImportError:  # another Panel: only the socket's own lock is checked
-    _WRITE_BLOCK = _WRITE_MSGS = {}
+from playground.bokeh_compat import websocket
 
 MAGIC = b"nnpFrame"
 READY = "nn-playground frames "
@@ -50,7 +45,6 @@ DRAWN = "nn-playground drawn "
 _HEAD = struct.Struct("<8sI")
 
 log = logging.getLogger(__name__)
-_ORIGINAL_ON_MESSAGE = WSHandler.on_message
 _channels: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # token -> FrameChannel
 # WSHandler -> weakref to its FrameChannel: neither keeps the other (nor its playground) alive
 _sockets: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -92,36 +86,28 @@ class PageSocket:
     """The websocket of the page that sent READY: frames go straight to it while it is open
     and no Bokeh message is waiting to be written to it."""
 
-    def __init__(self, handler: WSHandler):
+    def __init__(self, handler):
         self._handler = weakref.ref(handler)
 
     def is_open(self) -> bool:
         """Whether the page's websocket is still open."""
-        protocol = getattr(self._handler(), "ws_connection", None)
-        return protocol is not None and not protocol.is_closing()
+        return websocket.protocol_of(self._handler()) is not None
 
     def send(self, message: bytes, doc) -> bool:
         """Write ``message`` now; False (nothing written) when that would not be in order
         with the Bokeh messages of ``doc`` (its document), or the socket has closed."""
         handler = self._handler()
-        protocol = getattr(handler, "ws_connection", None)
-        if protocol is None or protocol.is_closing():
+        protocol = websocket.protocol_of(handler)
+        if protocol is None:
             return False
-        if handler.write_lock._block._value == 0 or doc in _WRITE_MSGS or doc in _WRITE_BLOCK:
-            return False  # a Bokeh message is being written, or waits: this frame would overtake it
-        if doc.callbacks._held_events or getattr(_server_session(doc), "_pending_writes", None):
-            return False  # a Bokeh change made earlier in this callback is still to be sent
+        if websocket.bokeh_message_waits(handler, doc):
+            return False  # this frame would overtake a Bokeh message (being written, or to be)
         try:
             written = protocol.write_message(message, binary=True)
         except WebSocketClosedError:
             return False
         written.add_done_callback(_quietly_failed)
         return True
-
-
-def _server_session(doc):
-    context = doc.session_context
-    return getattr(context, "session", None) if context is not None else None
 
 
 def _quietly_failed(future) -> None:
@@ -138,17 +124,18 @@ def register(token: str, channel) -> None:
     _channels[token] = channel
 
 
-def _heard(handler: WSHandler, text: str) -> None:
+def _heard(handler, text: str) -> None:
+    """A READY or DRAWN message from ``handler``'s page (see playground/bokeh_compat/websocket.py)."""
     if text.startswith(DRAWN):
         number, channel = text[len(DRAWN):], _sockets.get(handler, _gone)()
         if channel is not None and number.isdecimal() and len(number) <= 12:  # else not from our page
             channel.heard_drawn(int(number))
         return
     channel = _channels.get(text[len(READY):])
-    connection = handler.connection
-    if channel is None or connection is None or connection._session is None:
+    document = websocket.connection_document(handler)
+    if channel is None or document is None:
         return
-    if connection.session.document is not channel.document:
+    if document is not channel.document:
         log.warning("a page said READY for a frame channel of another session: ignored")
         return
     current = channel.page_socket
@@ -161,28 +148,8 @@ def _heard(handler: WSHandler, text: str) -> None:
     channel.page_socket = PageSocket(handler)
 
 
-async def _on_message(self: WSHandler, fragment: str | bytes) -> None:
-    """Bokeh's on_message, after taking out the frame channel's own text messages."""
-    if isinstance(fragment, str) and fragment.startswith((READY, DRAWN)):
-        try:
-            _heard(self, fragment)
-        except Exception:  # noqa: BLE001 - one page's bad message ends nothing
-            log.exception("a frame channel message failed: %.60r", fragment)
-        return None
-    return await _ORIGINAL_ON_MESSAGE(self, fragment)
-
-
 def install() -> bool:
-    """Take the frame channel's text messages out before Bokeh reads a page's message;
-    False (and nothing changed) if Bokeh's websocket handler is not shaped as expected."""
-    if WSHandler.on_message is _on_message:
-        return True
-    source = inspect.getsource(WSHandler)
-    if not all(f"self.{name} =" in source for name in ("connection", "write_lock")):
-        return False
-    WSHandler.on_message = _on_message
-    return True
-
-
-def uninstall() -> None:
-    WSHandler.on_message = _ORIGINAL_ON_MESSAGE
+    """Have the server hand READY and DRAWN to the frame channels before Bokeh's receiver
+    sees a page's message; False (and nothing changed) if Bokeh is not shaped as expected."""
+    websocket.listen((READY, DRAWN), _heard)
+    return websocket.install()

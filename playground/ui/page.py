@@ -32,9 +32,7 @@ from tornado.websocket import WebSocketClosedError
 from kernels import BackendUnavailable
 from playground.core.config import HYPERPARAMETERS, ConfigError, RunConfig
 from playground.core.data import DataError, REGRESSION
-from playground.bokeh_compat import fixes as bokeh_fixes
-from playground.bokeh_compat import speedups as bokeh_speedups
-from playground.bokeh_compat import request_guard
+from playground import bokeh_compat
 from playground.core.json_input import parse_json
 from playground.core.lessons import LESSONS
 from playground.transport.pacing import FramePacer, Scheduler
@@ -811,9 +809,7 @@ def create_app(stylesheet_url: str | None = None) -> pn.viewable.Viewable:
         path = css_path()
         pn.extension(raw_css=[path.read_text()] if path else [], notifications=True,
                      disconnect_notification=DISCONNECTED)
-    bokeh_speedups.install()  # Bokeh's messages without a walk over every model (see the module)
-    bokeh_fixes.install()  # a page closed just before Bokeh's keep-alive ping (see the module)
-    request_guard.install()  # a 4,301-digit number in the link; /components imports (see the module)
+    bokeh_compat.install()  # faster messages, two race fixes, the request guard (see the package)
     arguments = pn.state.session_args or {}
     query = {k: v[-1].decode("utf-8", "replace") for k, v in arguments.items() if v}
     embed = query.pop("embed", "").lower() in ("1", "true", "yes")

@@ -18,7 +18,7 @@ from bokeh.plotting import figure
 
 from kernels.optimizers import OPTIMIZERS, OptimizerSettings
 from kernels.surfaces import SURFACES
-from playground.bokeh_compat import request_guard
+from playground import bokeh_compat
 from playground.core.descend import descend
 from playground.ui.views.text import as_text
 
@@ -188,7 +188,7 @@ class OptimizerRace(pn.viewable.Viewer):
 
 def create_race() -> pn.viewable.Viewable:
     """A new optimizer race for one browser session."""
-    request_guard.install()  # before Panel reads the page's query (see the module)
+    bokeh_compat.install()  # the request guard, before Panel reads the page's query
     race = OptimizerRace()
     if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
         pn.state.on_session_destroyed(lambda context: race.pause())

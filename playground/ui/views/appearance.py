@@ -19,9 +19,8 @@ from __future__ import annotations
 import panel as pn
 import param
 from panel.custom import JSComponent
-from panel.theme.native import Native
-from panel.viewable import Viewable
 
+from playground.bokeh_compat import panel_state
 from playground.ui.views.colors import DEFAULT_PALETTE, PALETTES
 
 THEMES = {"Light": "light", "Dark": "dark"}
@@ -132,15 +131,11 @@ class Appearance(pn.viewable.Viewer):
             return
         dark = self.theme == "dark"
         pg.loss_chart.set_theme(dark)
-        design = Viewable._instantiate_design(Native, PANEL_THEME[self.theme])
+        design = panel_state.native_design(PANEL_THEME[self.theme])
         if pn.state.curdoc is not None:
             pn.config.theme = PANEL_THEME[self.theme]  # per session: components made later follow
             pn.state.curdoc.theme = design.theme.bokeh_theme  # the figures (also before the first render)
-        root = pg.__panel__()
-        for viewable in root.select(Viewable):
-            viewable._design = design  # children added later take their parent's design
-        for model, _ in list(root._models.values()):
-            design.apply(root, model, isolated=True)  # stylesheets, and the figures' Bokeh theme
+        panel_state.apply_design(pg.__panel__(), design)
         self._link_changed()
 
     def _link_changed(self) -> None:

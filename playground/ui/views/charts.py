@@ -6,17 +6,8 @@ time; at 20 frames/s over several figures that is most of the page's budget. So 
 figures have no toolbar, no title panel and no legend: titles and legends are HTML next
 to them (:func:`legend_html`), drawn once.
 
-Two more per-redraw costs sit inside Bokeh's own drawing code, and
-:data:`BOKEH_SPEEDUPS_JS` removes them on the page (the readout's script carries it, so
-it runs wherever the playground is shown). Both are ``getComputedStyle`` calls that force
-the browser to recompute styles many times per frame, together about half of a busy
-page's time in Chromium:
-
-- every visual property (colour, width, font...) of every glyph, axis and label looks up
-  a CSS custom property (``--bk-text-color``...) that could override it. Nothing here
-  styles plots through CSS, so the lookup answers "not set" at once;
-- every text label asks its plot for the plot's CSS font size. It is read once per plot
-  and kept.
+Two more per-redraw costs sit inside BokehJS's own drawing code; the page script in
+playground/bokeh_compat/browser.py removes them (the readout carries it).
 """
 from __future__ import annotations
 
@@ -25,29 +16,6 @@ from bokeh.plotting import figure
 
 from playground.transport.frame_channel import DIRECT
 from playground.ui.views.text import as_text
-
-
-BOKEH_SPEEDUPS_JS = """
-(() => {
-  const require = window.Bokeh && Bokeh.require;
-  if (!require) return;
-  const visual = require('core/visuals/visual').VisualProperties.prototype;
-  if (visual._pg_fast) return;
-  visual._pg_fast = true;
-  visual._get_css_value = function () { return ''; };
-  const plot = require('models/plots/plot_canvas').PlotView.prototype;
-  const font = Object.getOwnPropertyDescriptor(plot, 'base_font_size');
-  if (font && font.get) {
-    Object.defineProperty(plot, 'base_font_size', {
-      configurable: true,
-      get() {
-        if (this._pg_font_size == null) this._pg_font_size = font.get.call(this);
-        return this._pg_font_size;
-      },
-    });
-  }
-})();
-"""
 
 
 TICKS = 5  # tick labels per axis, about: each costs the browser a text draw per redraw

@@ -9,7 +9,8 @@ from bokeh.models import ColumnDataSource, Div
 from bokeh.plotting import figure
 
 from playground.core.session import Frame, Session
-from playground.transport.frame_channel import DIRECT, quietly
+from playground.bokeh_compat.quiet import quietly
+from playground.transport.frame_channel import DIRECT
 
 BINS = 24
 

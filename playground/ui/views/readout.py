@@ -4,7 +4,7 @@ A Bokeh ``Div`` re-renders and recomputes the layout of the whole page on every 
 (even of its tags), which costs a busy page more than all its plots together. This
 readout sets its HTML in place: its box has a fixed size, so nothing else moves.
 
-Its script also carries :data:`~playground.ui.views.charts.BOKEH_SPEEDUPS_JS`: every page
+Its script also carries :data:`~playground.bokeh_compat.browser.BOKEH_SPEEDUPS_JS`: every page
 with live figures has the epoch readout.
 """
 from __future__ import annotations
@@ -12,7 +12,8 @@ from __future__ import annotations
 import param
 from panel.custom import JSComponent
 
-from playground.ui.views.charts import BOKEH_SPEEDUPS_JS
+from playground.bokeh_compat import panel_state
+from playground.bokeh_compat.browser import BOKEH_SPEEDUPS_JS
 from playground.transport.frame_channel import DIRECT
 
 
@@ -59,5 +60,5 @@ class Readout(JSComponent):
                 return
             with param.parameterized.discard_events(self):
                 self.param.update(html=html)
-        for model, _ in self._models.values():
-            self.writer.set(model.data, html=html)
+        for model in panel_state.rendered_models(self):
+            self.writer.set(panel_state.component_data(model), html=html)
