@@ -7,7 +7,7 @@ products are written as loops (a BLAS call costs more than a 10x8 product); larg
 call BLAS through ``np.dot`` into preallocated buffers.
 
 What makes a tiny step (2-8-8-1, batch 10) cheap, measured on a 2-core AMD EPYC:
-* tanh and sigmoid go through :func:`_exp`, a polynomial exp that LLVM vectorises;
+* tanh and sigmoid go through a polynomial exp that LLVM vectorises (cpu_rules.FAST_RULES);
 * the per-step kernels take flat buffers and offsets and make their own 2-D views with
   :func:`_matrix` (numba's ``reshape`` costs ~25 ns a view);
 * no function on the step path creates or swaps arrays in a loop that also calls other
@@ -19,23 +19,23 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from llvmlite import ir
 from numba import njit, types
 from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic
 from numba.np.arrayobj import make_array, populate_array
 
 from .backend import Backend
+from .cpu_rules import FAST_RULES, RULES
 from .optimizers import apply_update
-from .spec import ELU_ALPHA, LEAKY_SLOPE
+from .rules import CE, LINEAR, NO_PENALTY, REG_CODE, RELU, SIGMOID, TANH
 
-# ACTIVATION_CODE order: relu, leaky_relu, elu, gelu, tanh, sigmoid, softplus, silu, linear
-RELU, LEAKY_RELU, ELU, GELU, TANH, SIGMOID, SOFTPLUS, SILU, LINEAR = range(9)
-MSE, BCE, CE = range(3)
+# numba reads module-level names: the compiled rules this module's kernels inline
+_tanh_fast, _sigmoid_fast = FAST_RULES.tanh, FAST_RULES.sigmoid
+_activate, _derivative, _relu, _relu_der, _tanh_der = (RULES.activate, RULES.derivative, RULES.relu,
+                                                       RULES.relu_der, RULES.tanh_der)
+_penalty_gradient, _output_delta_element = RULES.penalty_gradient, RULES.output_delta
 BLAS_MIN_WORK = 16384  # m*k*n above which np.dot (BLAS) beats plain loops
 ROWS_PER_CHUNK = 1024  # evaluation works through X in chunks of this many rows
-_INV_SQRT2 = 1.0 / math.sqrt(2.0)
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 # error_model="numpy": a float division by zero gives inf/nan as in NumPy, instead of a
 # ZeroDivisionError check before every division, which stops loops from vectorising.
@@ -45,23 +45,7 @@ JIT = dict(cache=True, nogil=True, error_model="numpy")
 JIT_FMA = dict(JIT, fastmath={"contract"})
 
 
-# --- bit casts and views (numba has no spelling for these) ------------------------------
-@intrinsic
-def _float_from_bits(typingctx, bits):
-    """The float64 whose IEEE-754 bit pattern is the int64 ``bits``."""
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.DoubleType())
-    return types.float64(types.int64), codegen
-
-
-@intrinsic
-def _bits_of(typingctx, x):
-    """The IEEE-754 bit pattern of the float64 ``x``, as an int64."""
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(64))
-    return types.int64(types.float64), codegen
-
-
+# --- views (numba has no spelling for this) ---------------------------------------------
 @intrinsic
 def _matrix(typingctx, flat, rows, cols):
     """``flat[: rows * cols]`` seen as a C-contiguous ``(rows, cols)`` array, no copy.
@@ -87,110 +71,6 @@ def _matrix(typingctx, flat, rows, cols):
     return matrix_type(flat, rows, cols), codegen
 
 
-# --- a vectorisable exp ------------------------------------------------------------------
-# libm's exp is a call, so a loop over it runs one element at a time (~5 ns each here);
-# this one lets LLVM run 4 at a time with AVX2: tanh of 160 values ~2 ns each instead of ~6.
-_LOG2_E = 1.4426950408889634
-_LN2_HI = 6.93147180369123816490e-01  # fdlibm's split of ln 2: k * _LN2_HI is exact
-_LN2_LO = 1.90821492927058770002e-10
-_ROUND = 6755399441055744.0  # 1.5 * 2**52: x + _ROUND rounds x to an integer in the low bits
-_EXP_MAX = 708.0  # beyond +-708, 2**k below would leave the normal floats
-# 1/k! for k = 2..13: the Taylor polynomial of e**r to degree 13 errs < 1e-17 for |r| <= ln2/2
-_F2, _F3, _F4, _F5, _F6, _F7, _F8, _F9, _F10, _F11, _F12, _F13 = (
-    1.0 / math.factorial(k) for k in range(2, 14))
-
-
-@njit(inline="always", **JIT)
-def _exp(x):
-    """e**x within 1 ulp for |x| <= 708; inf above 708, 0 below -708, NaN for NaN.
-
-    (libm's exp is finite up to 709.78 and subnormal down to -745; tanh and sigmoid,
-    the users here, are saturated long before either end.) x = k ln2 + r with integer k
-    and |r| <= ln2/2, e**x = 2**k e**r; 2**k is built from its bits. No branches, no
-    calls: a loop over it vectorises.
-    """
-    y = _EXP_MAX if x > _EXP_MAX else x  # clamped; comparisons keep NaN
-    y = -_EXP_MAX if y < -_EXP_MAX else y
-    shifted = y * _LOG2_E + _ROUND
-    k = shifted - _ROUND
-    r = (y - k * _LN2_HI) - k * _LN2_LO
-    p = _F13
-    p = p * r + _F12
-    p = p * r + _F11
-    p = p * r + _F10
-    p = p * r + _F9
-    p = p * r + _F8
-    p = p * r + _F7
-    p = p * r + _F6
-    p = p * r + _F5
-    p = p * r + _F4
-    p = p * r + _F3
-    p = p * r + _F2
-    p = p * r + 1.0
-    p = p * r + 1.0
-    # the low bits of `shifted` hold k; the exponent field of 2**k is k + 1023
-    y = p * _float_from_bits((_bits_of(shifted) + 1023) << 52)
-    y = math.inf if x > _EXP_MAX else y
-    return 0.0 if x < -_EXP_MAX else y
-
-
-# libm's tanh costs ~30 ns here, exp ~5 ns: both functions go through one exp. The
-# activation loops pass the vectorisable _exp; element-by-element code keeps libm's, a
-# call (inlining the polynomial there too made the first compile ~15% slower).
-@njit(inline="always", **JIT)
-def _sigmoid(z, exp=math.exp):
-    return 1.0 / (1.0 + exp(-z))
-
-
-@njit(inline="always", **JIT)
-def _tanh(z, exp=math.exp):
-    return 1.0 - 2.0 / (exp(2.0 * z) + 1.0)
-
-
-@njit(inline="always", **JIT)
-def _activate(code, z):
-    if code == TANH:
-        return _tanh(z)
-    if code == RELU:
-        return z if z > 0.0 else 0.0 * z
-    if code == LINEAR:
-        return z
-    if code == SIGMOID:
-        return _sigmoid(z)
-    if code == LEAKY_RELU:
-        return z if z > 0.0 else LEAKY_SLOPE * z
-    if code == ELU:
-        return z if z > 0.0 else ELU_ALPHA * math.expm1(z)
-    if code == GELU:
-        return 0.5 * z * (1.0 + math.erf(z * _INV_SQRT2))
-    if code == SOFTPLUS:
-        return max(z, 0.0) + math.log1p(math.exp(-abs(z)))
-    return z * _sigmoid(z)  # SILU
-
-
-@njit(inline="always", **JIT)
-def _derivative(code, z, a):
-    """f'(z), given z and a = f(z)."""
-    if code == TANH:
-        return 1.0 - a * a
-    if code == RELU:
-        return 1.0 if z > 0.0 else 0.0
-    if code == LINEAR:
-        return 1.0
-    if code == SIGMOID:
-        return a * (1.0 - a)
-    if code == LEAKY_RELU:
-        return 1.0 if z > 0.0 else LEAKY_SLOPE
-    if code == ELU:
-        return 1.0 if z > 0.0 else ELU_ALPHA * math.exp(z)
-    if code == GELU:
-        return 0.5 * (1.0 + math.erf(z * _INV_SQRT2)) + z * _INV_SQRT_2PI * math.exp(-0.5 * z * z)
-    if code == SOFTPLUS:
-        return _sigmoid(z)
-    s = _sigmoid(z)  # SILU
-    return s * (1.0 + z * (1.0 - s))
-
-
 # --- the per-step kernels -------------------------------------------------------------
 # Every array argument below is a whole flat buffer; a block in it is named by offset and
 # shape, e.g. "z block (m, fan_out) at z[z_at:]", row-major. Only the leaf functions make
@@ -204,22 +84,23 @@ def _derivative(code, z, a):
 def _activate_block(code, z, a, at, n):
     """a[at: at + n] = f(z[at: at + n]).
 
-    One loop per common code, so that the code is tested once and the loop vectorises.
+    One loop per common code, so that the code is tested once and the loop vectorises
+    (tanh and sigmoid on the vectorising exp).
     """
     z = z[at: at + n]
     a = a[at: at + n]
     if code == TANH:
         for k in range(n):
-            a[k] = _tanh(z[k], _exp)
+            a[k] = _tanh_fast(z[k])
     elif code == RELU:
         for k in range(n):
-            a[k] = z[k] if z[k] > 0.0 else 0.0 * z[k]
+            a[k] = _relu(z[k])
     elif code == LINEAR:
         for k in range(n):
             a[k] = z[k]
     elif code == SIGMOID:
         for k in range(n):
-            a[k] = _sigmoid(z[k], _exp)
+            a[k] = _sigmoid_fast(z[k])
     else:
         for k in range(n):
             a[k] = _activate(code, z[k])
@@ -233,10 +114,10 @@ def _scale_by_derivative(code, delta, d_at, z, a, at, n):
     a = a[at: at + n]
     if code == TANH:
         for k in range(n):
-            delta[k] *= 1.0 - a[k] * a[k]
+            delta[k] *= _tanh_der(z[k], a[k])
     elif code == RELU:
         for k in range(n):
-            delta[k] = delta[k] if z[k] > 0.0 else 0.0 * delta[k]
+            delta[k] *= _relu_der(z[k], a[k])
     elif code != LINEAR:
         for k in range(n):
             delta[k] *= _derivative(code, z[k], a[k])
@@ -333,13 +214,9 @@ def _input_delta_blas(params, w_at, fan_in, fan_out, m, delta, d_at, in_at):
 
 @njit(**JIT)
 def _add_penalty(params, grad, start, stop, reg_code, reg_rate):
-    """grad += d(penalty)/dW over params[start:stop] (l1: sign(w), l2: w, times reg_rate)."""
+    """grad += d(penalty)/dW over params[start:stop] (rules.penalty_gradient)."""
     for k in range(start, stop):
-        w = params[k]
-        if reg_code == 1:
-            grad[k] += reg_rate * ((w > 0.0) - (w < 0.0))
-        else:
-            grad[k] += reg_rate * w
+        grad[k] += _penalty_gradient(reg_code, reg_rate, params[k])
 
 
 @njit(**JIT)
@@ -350,7 +227,7 @@ def _output_delta(loss_code, z, z_at, T, t_at, m, n_out, delta):
     D = _matrix(delta, m, n_out)
     scale = 1.0 / m
     for i in range(m):
-        if loss_code == CE:
+        if loss_code == CE:  # D holds the row's softmax first, shifted by its max: no overflow
             zmax = logits[i, 0]
             for j in range(1, n_out):
                 zmax = max(zmax, logits[i, j])
@@ -360,13 +237,10 @@ def _output_delta(loss_code, z, z_at, T, t_at, m, n_out, delta):
                 D[i, j] = e
                 total += e
             for j in range(n_out):
-                D[i, j] = (D[i, j] / total - targets[i, j]) * scale
-        elif loss_code == BCE:
-            for j in range(n_out):
-                D[i, j] = (_sigmoid(logits[i, j]) - targets[i, j]) * scale
+                D[i, j] = _output_delta_element(loss_code, logits[i, j], targets[i, j], D[i, j] / total) * scale
         else:
             for j in range(n_out):
-                D[i, j] = 2.0 * (logits[i, j] - targets[i, j]) * scale
+                D[i, j] = _output_delta_element(loss_code, logits[i, j], targets[i, j], 0.0) * scale
 
 
 @njit(**JIT)
@@ -418,7 +292,7 @@ def _backward(params, grad, sizes, w_off, b_off, acts, loss_code, T, m, zbuf, ab
                                    m, deltas, d_at)
             if layer > 0:
                 _input_delta_loops(params, w_off[layer], fan_in, fan_out, m, deltas, d_at, below_at)
-        if reg_code != 0:
+        if reg_code != NO_PENALTY:
             _add_penalty(params, grad, w_off[layer], w_off[layer] + fan_in * fan_out, reg_code, reg_rate)
         if layer > 0:
             _scale_by_derivative(acts[layer - 1], deltas, below_at, zbuf, abuf, src_at, m * fan_in)
@@ -530,9 +404,6 @@ def output_logits(params, sizes, w_off, b_off, acts, X, out):
         for i in range(m):
             for j in range(n_out):
                 out[start + i, j] = z[i, j]
-
-
-REG_CODE = {"none": 0, "l1": 1, "l2": 2}
 
 
 class CpuBackend(Backend):

@@ -44,9 +44,8 @@ float64 NumPy reference in ``tests/cuda_sim``:
 * float32: ``rtol=1e-4, atol=1e-5`` after a few Adam steps, as for the cpu backend in
   float32.
 
-All the math follows ``kernels/reference.py``, ``kernels/losses.py`` and the optimizer
-rules of :func:`kernels.optimizers.apply_update`, written once more here per element in
-:func:`_update_element`.
+The per-element math is kernels/rules.py's, compiled here as device functions
+(:data:`CUDA_RULES`), the rules that the cpu and the reference backends run too.
 """
 from __future__ import annotations
 
@@ -59,15 +58,8 @@ from numba import cuda, from_dtype
 from numba.cuda import config as cuda_config
 
 from .backend import Backend
-from .optimizers import ADAGRAD, ADAM, ADAMW, MOMENTUM, NESTEROV, RMSPROP, SGD
-from .spec import ACTIVATION_CODE, ELU_ALPHA, LEAKY_SLOPE, LOSS_CODE
-
-RELU, LEAKY_RELU, ELU, GELU, TANH, SIGMOID, SOFTPLUS, SILU, LINEAR = (
-    ACTIVATION_CODE[name] for name in
-    ("relu", "leaky_relu", "elu", "gelu", "tanh", "sigmoid", "softplus", "silu", "linear"))
-MSE, BCE, CE = LOSS_CODE["mse"], LOSS_CODE["bce"], LOSS_CODE["ce"]
-REG_CODE = {"none": 0, "l1": 1, "l2": 2}
-L1, L2 = 1, 2
+from . import rules
+from .rules import CE, REG_CODE
 
 # Under the Numba CUDA simulator (NUMBA_ENABLE_CUDASIM=1) every GPU thread is a Python
 # thread and a launch costs about a millisecond per thread, more for big blocks: there
@@ -83,69 +75,25 @@ FUSED_MAX_THREADS = 8 if SIMULATED else 256  # threads of the fused kernel's one
 EVAL_ROWS = 4096  # the tiled path evaluates this many rows at a time
 DEVICE_CACHE_SIZE = 8  # host arrays whose device copies a backend keeps
 
-_INV_SQRT2 = 1.0 / math.sqrt(2.0)
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
 # ---------------------------------------------------------------------------------------
-# Per-element math: device functions shared by the fused and the tiled kernels.
+# Per-element math: the rules of kernels/rules.py as device functions, shared by the fused
+# and the tiled kernels.
 # ---------------------------------------------------------------------------------------
-@cuda.jit(device=True, inline=True)
-def _sigmoid(z):
-    return 1.0 / (1.0 + math.exp(-z))
-
-
-@cuda.jit(device=True)
-def _activate(code, z):
-    """The activation ``f(z)`` (codes of ``spec.ACTIVATIONS``), as kernels/activations.py."""
-    if code == TANH:
-        return math.tanh(z)
-    if code == RELU:
-        return z if z > 0.0 else 0.0 * z
-    if code == LINEAR:
-        return z
-    if code == SIGMOID:
-        return _sigmoid(z)
-    if code == LEAKY_RELU:
-        return z if z > 0.0 else LEAKY_SLOPE * z
-    if code == ELU:
-        return z if z > 0.0 else ELU_ALPHA * math.expm1(z)
-    if code == GELU:
-        return 0.5 * z * (1.0 + math.erf(z * _INV_SQRT2))
-    if code == SOFTPLUS:
-        return max(z, 0.0) + math.log1p(math.exp(-abs(z)))
-    return z * _sigmoid(z)  # SILU
-
-
-@cuda.jit(device=True)
-def _derivative(code, z, a):
-    """``f'(z)`` given ``z`` and ``a = f(z)``; 0 at the kink of relu-like functions."""
-    if code == TANH:
-        return 1.0 - a * a
-    if code == RELU:
-        return 1.0 if z > 0.0 else 0.0
-    if code == LINEAR:
-        return 1.0
-    if code == SIGMOID:
-        return a * (1.0 - a)
-    if code == LEAKY_RELU:
-        return 1.0 if z > 0.0 else LEAKY_SLOPE
-    if code == ELU:
-        return 1.0 if z > 0.0 else ELU_ALPHA * math.exp(z)
-    if code == GELU:
-        return 0.5 * (1.0 + math.erf(z * _INV_SQRT2)) + z * _INV_SQRT_2PI * math.exp(-0.5 * z * z)
-    if code == SOFTPLUS:
-        return _sigmoid(z)
-    s = _sigmoid(z)  # SILU
-    return s * (1.0 + z * (1.0 - s))
+_DEVICE = dict(device=True, inline=True)
+CUDA_RULES = rules.compile_rules({**rules.scalar_primitives(), "where": cuda.jit(**_DEVICE)(rules.scalar_where)},
+                                 cuda.jit(**_DEVICE))
+_activate, _derivative, _penalty_gradient = CUDA_RULES.activate, CUDA_RULES.derivative, CUDA_RULES.penalty_gradient
+_output_delta_element, _step_constants, _update_rule = CUDA_RULES.output_delta, CUDA_RULES.step_constants, CUDA_RULES.update
 
 
 @cuda.jit(device=True)
 def _output_delta_row(loss_code, logits, targets, delta, scale):
     """One sample's ``d(mean loss)/d(logits)`` into ``delta``; all three ``(n_outputs,)``.
 
-    ``scale`` is ``1 / batch rows`` (the loss is a mean). mse: ``2 (z - t)``; bce:
-    ``sigmoid(z) - t``; ce: ``softmax(z) - t`` -- as ``losses.output_delta``.
+    ``scale`` is ``1 / batch rows`` (the loss is a mean); for ce, ``delta`` holds the row's
+    softmax first (shifted by its max: no overflow), as cpu.py's ``_output_delta``.
     """
     n_out = logits.shape[0]
     if loss_code == CE:
@@ -154,76 +102,21 @@ def _output_delta_row(loss_code, logits, targets, delta, scale):
             zmax = max(zmax, logits[j])
         total = 0.0
         for j in range(n_out):
-            e = math.exp(logits[j] - zmax)  # shifted by the max: no overflow
+            e = math.exp(logits[j] - zmax)
             delta[j] = e
             total += e
         for j in range(n_out):
-            delta[j] = (delta[j] / total - targets[j]) * scale
-    elif loss_code == BCE:
-        for j in range(n_out):
-            delta[j] = (_sigmoid(logits[j]) - targets[j]) * scale
+            delta[j] = _output_delta_element(loss_code, logits[j], targets[j], delta[j] / total) * scale
     else:
         for j in range(n_out):
-            delta[j] = 2.0 * (logits[j] - targets[j]) * scale
+            delta[j] = _output_delta_element(loss_code, logits[j], targets[j], 0.0) * scale
 
 
 @cuda.jit(device=True, inline=True)
-def _penalty_gradient(reg_code, rate, w):
-    """Gradient of the penalty on one weight ``w``: l1 ``rate * sign(w)``, l2 ``rate * w``."""
-    if reg_code == L1:
-        return rate if w > 0.0 else (-rate if w < 0.0 else 0.0)
-    if reg_code == L2:
-        return rate * w
-    return 0.0
-
-
-@cuda.jit(device=True)
-def _update_element(code, i, params, grad, state1, state2, step, hyper):
-    """One optimizer step for element ``i`` of the flat vectors, in place.
-
-    The rules of :func:`kernels.optimizers.apply_update` (torch.optim's), element by
-    element: ``hyper`` is ``OptimizerSettings.as_array()`` (learning_rate, momentum,
-    beta1, beta2, eps, alpha, weight_decay), ``step`` counts from 1.
-    """
-    lr, momentum, beta1, beta2 = hyper[0], hyper[1], hyper[2], hyper[3]
-    eps, alpha, weight_decay = hyper[4], hyper[5], hyper[6]
-    p = params[i]
-    if code == ADAM or code == ADAMW:
-        if code == ADAMW:
-            p = p * (1.0 - lr * weight_decay)  # decoupled decay (Loshchilov & Hutter)
-            g = grad[i]
-        else:
-            g = grad[i] + weight_decay * p  # L2 through the gradient, as torch's Adam
-        step_size = lr / (1.0 - beta1 ** float(step))  # bias corrections, as torch
-        bias2_sqrt = math.sqrt(1.0 - beta2 ** float(step))
-        m = state1[i] + (1.0 - beta1) * (g - state1[i])  # torch's lerp
-        v = beta2 * state2[i] + (1.0 - beta2) * g * g
-        state1[i] = m
-        state2[i] = v
-        params[i] = p - step_size * m / (math.sqrt(v) / bias2_sqrt + eps)
-        return
-    g = grad[i] + weight_decay * p
-    if code == SGD:
-        params[i] = p - lr * g
-    elif code == MOMENTUM or code == NESTEROV:
-        buf = momentum * state1[i] + g if step > 1 else g  # torch starts the buffer at g
-        state1[i] = buf
-        if code == NESTEROV:
-            params[i] = p - lr * (g + momentum * buf)
-        else:
-            params[i] = p - lr * buf
-    elif code == RMSPROP:
-        sq = alpha * state1[i] + (1.0 - alpha) * g * g
-        state1[i] = sq
-        scaled = g / (math.sqrt(sq) + eps)
-        if momentum > 0.0:
-            scaled = momentum * state2[i] + scaled
-            state2[i] = scaled
-        params[i] = p - lr * scaled
-    elif code == ADAGRAD:
-        total = state1[i] + g * g
-        state1[i] = total
-        params[i] = p - lr * g / (math.sqrt(total) + eps)
+def _update_element(code, i, params, grad, state1, state2, constants):
+    """One optimizer step for element ``i`` of the flat vectors, in place (rules.update);
+    ``constants``: rules.step_constants of this step."""
+    params[i], state1[i], state2[i] = _update_rule(code, params[i], grad[i], state1[i], state2[i], constants)
 
 
 # ---------------------------------------------------------------------------------------
@@ -316,9 +209,9 @@ def _fused_train(params, grad, state1, state2, first_step, sizes, w_off, b_off, 
             cuda.syncthreads()
             delta, spare = spare, delta
         if update:
-            step = first_step + s + 1
+            constants = _step_constants(first_step + s + 1, hyper)
             for i in range(tid, params.shape[0], stride):
-                _update_element(opt_code, i, params, grad, state1, state2, step, hyper)
+                _update_element(opt_code, i, params, grad, state1, state2, constants)
             cuda.syncthreads()  # the next step's forward pass reads the new parameters
 
 
@@ -501,8 +394,9 @@ def _add_penalty(params, grad, weight_mask, reg_code, rate):
 @cuda.jit(cache=True)
 def _update(opt_code, params, grad, state1, state2, step, hyper):
     """One optimizer step over the flat vectors (P,): :func:`_update_element` per element."""
+    constants = _step_constants(step, hyper)
     for i in range(cuda.grid(1), params.shape[0], cuda.gridsize(1)):
-        _update_element(opt_code, i, params, grad, state1, state2, step, hyper)
+        _update_element(opt_code, i, params, grad, state1, state2, constants)
 
 
 class _Workspace:

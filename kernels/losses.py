@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from .numpy_rules import NUMPY_RULES
+from .rules import LOSSES, REGULARIZATIONS
+
 
 def softplus(z):
-    """log(1 + exp(z)) without overflow."""
-    return np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
+    """log(1 + exp(z)) without overflow (rules.softplus)."""
+    return NUMPY_RULES.softplus(z)
 
 
 def sigmoid(z):
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
+    """1 / (1 + exp(-z)) (rules.sigmoid)."""
+    return NUMPY_RULES.sigmoid(z)
 
 
 def softmax(z):
@@ -49,13 +53,9 @@ def loss_value(logits, targets, loss: str) -> float:
 
 
 def output_delta(logits, targets, loss: str):
-    """d(mean loss)/d(logits), shape ``(n, n_outputs)``."""
-    n = len(logits)
-    if loss == "mse":
-        return 2.0 * (logits - targets) / n
-    if loss == "bce":
-        return (sigmoid(logits) - targets) / n
-    return (softmax(logits) - targets) / n
+    """d(mean loss)/d(logits), shape ``(n, n_outputs)`` (rules.output_delta, over n)."""
+    probabilities = softmax(logits) if loss == "ce" else logits
+    return NUMPY_RULES.output_delta(LOSSES.index(loss), logits, targets, probabilities) / len(logits)
 
 
 def regularization_value(weights_flat, kind: str, rate: float) -> float:
@@ -68,9 +68,5 @@ def regularization_value(weights_flat, kind: str, rate: float) -> float:
 
 
 def regularization_gradient(weights_flat, kind: str, rate: float):
-    """Gradient of :func:`regularization_value` with respect to the weights."""
-    if kind == "l1":
-        return rate * np.sign(weights_flat)
-    if kind == "l2":
-        return rate * weights_flat
-    return np.zeros_like(weights_flat)
+    """Gradient of :func:`regularization_value` with respect to the weights (rules.penalty_gradient)."""
+    return NUMPY_RULES.penalty_gradient(REGULARIZATIONS.index(kind), rate, weights_flat)

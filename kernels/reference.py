@@ -1,5 +1,6 @@
-"""The reference backend: plain NumPy, written to be read. The specification that the
-fast backends are tested against.
+"""The reference backend: plain NumPy, written to be read, on the rules of kernels/rules.py
+(run on whole arrays, see numpy_rules.py). The fast backends are tested against it; it, and
+they, against finite differences and torch.optim's own steps.
 
 Training is three functions, as in the TensorFlow Playground's ``nn.ts``:
 :func:`forward`, :func:`backward` and the optimizer's update
@@ -40,7 +41,8 @@ def backward(spec, layout, params, zs, activations, targets):
         layout.weights(grad, layer)[:] = activations[layer].T @ delta
         layout.bias(grad, layer)[:] = delta.sum(axis=0)
         if layer > 0:  # chain rule: back through W, then through f'
-            delta = (delta @ layout.weights(params, layer).T) * derivative(names[layer - 1], zs[layer - 1])
+            delta = (delta @ layout.weights(params, layer).T) * derivative(names[layer - 1], zs[layer - 1],
+                                                                            activations[layer])
     return grad
 
 

@@ -16,15 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "tanh", "sigmoid", "softplus", "silu", "linear")
-LOSSES = ("mse", "bce", "ce")
+from .rules import ACTIVATIONS, ELU_ALPHA, LEAKY_SLOPE, LOSSES  # noqa: F401 - the one table
+
 INITIALIZATIONS = ("xavier", "he", "uniform", "zeros")
 
 # Integer codes used inside the compiled kernels.
 ACTIVATION_CODE = {name: code for code, name in enumerate(ACTIVATIONS)}
 LOSS_CODE = {name: code for code, name in enumerate(LOSSES)}
-LEAKY_SLOPE = 0.01  # torch.nn.LeakyReLU default
-ELU_ALPHA = 1.0  # torch.nn.ELU default
 
 
 @dataclass(frozen=True)

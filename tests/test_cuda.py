@@ -18,17 +18,21 @@ from playground.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 SIM_TESTS = Path(__file__).with_name("cuda_sim")
+# the engine's tests over the one list of backends: their cuda cases run under the simulator too
+SHARED_TESTS = [Path(__file__).with_name(name) for name in ("test_kernels.py", "test_optimizers.py")]
 SIM_TIME_LIMIT = 300  # seconds; the folder takes about 35 s on 2 cores
 
 
 def test_cuda_backend_under_the_simulator():
-    """tests/cuda_sim in its own process with NUMBA_ENABLE_CUDASIM=1; its output on failure."""
+    """tests/cuda_sim and the cuda cases of the shared engine tests, in their own process with
+    NUMBA_ENABLE_CUDASIM=1; its output on failure."""
     if importlib.util.find_spec("numba_cuda") is None:
         pytest.skip("numba-cuda is not installed (pip install 'nn-playground[cuda]' runs the cuda tests)")
     env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
     started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--durations=5", str(SIM_TESTS)],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--durations=5", "-k", "cuda",
+         str(SIM_TESTS), *map(str, SHARED_TESTS)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=SIM_TIME_LIMIT)
     output = result.stdout + result.stderr
     assert result.returncode == 0, f"simulated cuda tests failed:\n{output[-12000:]}"

@@ -1,5 +1,6 @@
 """The engine's numbers: gradients against finite differences, and every fast backend
-against the NumPy reference over many random configurations."""
+(tests/backends.py: cpu, and cuda where it runs) against the NumPy reference over many
+random configurations."""
 import itertools
 
 import numpy as np
@@ -8,8 +9,7 @@ import pytest
 from kernels import ACTIVATIONS, LOSSES, NetworkSpec, OPTIMIZERS, OptimizerSettings
 from kernels import initial_parameters, losses, make_backend
 from kernels.reference import backward, forward
-
-FAST_BACKENDS = ["cpu"]
+from tests.backends import FAST_BACKENDS, cases
 REGULARIZATIONS = [("none", 0.0), ("l1", 0.03), ("l2", 0.05)]
 
 
@@ -94,8 +94,7 @@ def random_configuration(rng):
     return spec, settings, reg, init, n_out
 
 
-@pytest.mark.parametrize("backend", FAST_BACKENDS)
-@pytest.mark.parametrize("seed", range(40))
+@pytest.mark.parametrize("backend,seed", cases(40, simulated=4))
 def test_fast_backend_trains_like_reference(backend, seed):
     """Same minibatches, same losses and weights after many steps (float64)."""
     rng = np.random.default_rng(seed)
@@ -119,7 +118,7 @@ def test_fast_backend_trains_like_reference(backend, seed):
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-11)
 
 
-@pytest.mark.parametrize("backend", FAST_BACKENDS)
+@pytest.mark.parametrize("backend", ["cpu"])  # cuda's wide path: tests/cuda_sim (simulator-sized tiles)
 def test_wide_layers_take_the_blas_path_and_agree(backend):
     """Layers big enough for BLAS give the reference's numbers too."""
     spec = NetworkSpec((2, 64, 48, 1), ("relu", "tanh"), "mse")
@@ -176,3 +175,21 @@ def test_layout_views_write_through_to_the_flat_vector():
     layout.bias(flat, 1)[0] = 9.0
     assert flat[2] == 7.0 and flat[-1] == 9.0
     assert layout.weight_mask().sum() == 3 * 2 + 2 * 1
+
+
+def test_a_change_of_the_rules_drops_the_compiled_kernels_cached_before(tmp_path):
+    """Numba checks a cached kernel against its own file only; the rules are inlined from
+    other files, so a change there must drop the cache (else the kernels keep the old rules)."""
+    from kernels.cpu_rules import drop_stale_caches
+
+    for name in ("rules.py", "cpu_rules.py", "optimizers.py"):
+        (tmp_path / name).write_text(f"# {name}\n")
+    cache = tmp_path / "__pycache__"
+    cache.mkdir()
+    kernel = cache / "cpu.train_steps-400.py311.nbi"
+    kernel.write_text("compiled")
+    assert drop_stale_caches(tmp_path) and not kernel.exists()
+    kernel.write_text("compiled again")
+    assert not drop_stale_caches(tmp_path) and kernel.exists()  # same rules: the cache is kept
+    (tmp_path / "rules.py").write_text("# a new rule\n")
+    assert drop_stale_caches(tmp_path) and not kernel.exists()

@@ -2,8 +2,8 @@
 
 tests/golden/optimizers.json holds, per case, parameters after every step of a torch.optim
 run (float64, single-tensor path) on a fixed function; scripts/make_optimizer_golden.py
-writes it. Here both implementations, :func:`update_reference` (NumPy) and
-:func:`apply_update` (Numba), replay each run from the same start, with the same gradient
+writes it. Here every implementation, :func:`update_reference` (NumPy), :func:`apply_update`
+(the cpu backend's) and the cuda backend's update kernel where it runs (tests/backends.py), replay each run from the same start, with the same gradient
 computed the same way, and must land on torch's parameters at every step. Torch is not
 imported: it is needed only to regenerate the file.
 """
@@ -18,6 +18,7 @@ import pytest
 
 from kernels.optimizers import (OPTIMIZER_CODE, OPTIMIZERS, OWN_HYPERPARAMETERS,
                                 OptimizerSettings, apply_update, update_reference)
+from tests.backends import FAST_BACKENDS, SIMULATED
 
 GOLDEN = json.loads((Path(__file__).parent / "golden" / "optimizers.json").read_text())
 CASES = GOLDEN["cases"]
@@ -32,6 +33,10 @@ CASES = GOLDEN["cases"]
 # one part in 10^7 fails every case (see test_tolerance_catches_small_changes).
 RTOL = 1e-12
 ATOL = 1e-14
+# A GPU contracts multiply-adds too and has its own pow: looser there, still 100x below what
+# a learning rate off by one part in 10^7 gives (test_tolerance_catches_small_changes).
+TOLERANCE = {name: dict(rtol=RTOL, atol=ATOL) for name in ("reference", "cpu")}
+TOLERANCE["cuda"] = dict(rtol=RTOL, atol=ATOL) if SIMULATED else dict(rtol=1e-10, atol=1e-12)
 
 
 def gradient(x: np.ndarray, function: dict) -> np.ndarray:
@@ -50,11 +55,26 @@ def step_reference(settings, params, grad, state1, state2, step):
     update_reference(settings, params, grad, state1, state2, step)
 
 
-def step_numba(settings, params, grad, state1, state2, step):
+def step_cpu(settings, params, grad, state1, state2, step):
     apply_update(settings.code, params, grad, state1, state2, step, settings.as_array())
 
 
-IMPLEMENTATIONS = {"reference": step_reference, "numba": step_numba}
+def step_cuda(settings, params, grad, state1, state2, step):
+    """The cuda backend's update kernel (the fused kernel runs the same device function)."""
+    from numba import cuda
+
+    from kernels import cuda as kc
+
+    d_params, d_grad, d_state1, d_state2 = (cuda.to_device(a) for a in (params, grad, state1, state2))
+    blocks, threads = kc._launch_shape(len(params))
+    kc._update[blocks, threads](settings.code, d_params, d_grad, d_state1, d_state2, step,
+                                cuda.to_device(settings.as_array()))
+    for host, device in ((params, d_params), (state1, d_state1), (state2, d_state2)):
+        host[:] = device.copy_to_host()
+
+
+IMPLEMENTATIONS = {"reference": step_reference, "cpu": step_cpu, "cuda": step_cuda}
+IMPLEMENTATIONS = {name: step for name, step in IMPLEMENTATIONS.items() if name == "reference" or name in FAST_BACKENDS}
 
 
 def case_id(case: dict) -> str:
@@ -114,7 +134,7 @@ def test_settings_match_torch_hyperparameters(case):
 def test_trajectory_matches_torch(case, implementation):
     ours = replay(case, settings_for(case), IMPLEMENTATIONS[implementation])
     torch_run = np.array(case["trajectory"])
-    assert np.allclose(ours, torch_run, rtol=RTOL, atol=ATOL), first_mismatch(ours, torch_run)
+    assert np.allclose(ours, torch_run, **TOLERANCE[implementation]), first_mismatch(ours, torch_run)
 
 
 @pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
@@ -124,11 +144,13 @@ def test_tolerance_catches_small_changes(case, implementation):
     settings = settings_for(case)
     wrong = dataclasses.replace(settings, learning_rate=settings.learning_rate * (1 + 1e-7))
     ours = replay(case, wrong, IMPLEMENTATIONS[implementation])
-    assert not np.allclose(ours, np.array(case["trajectory"]), rtol=RTOL, atol=ATOL)
+    assert not np.allclose(ours, np.array(case["trajectory"]), **TOLERANCE[implementation])
 
 
-def test_implementations_agree_on_longer_vectors():
-    """Numba and NumPy agree on a vector long enough for SIMD paths, for every optimizer."""
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
+def test_implementations_agree_on_longer_vectors(backend):
+    """A backend and NumPy agree on a vector long enough for SIMD paths (and, on cuda, more
+    elements than threads), for every optimizer."""
     rng = np.random.default_rng(7)
     for name in OPTIMIZERS:
         settings = OptimizerSettings.with_defaults(name, learning_rate=0.01, weight_decay=0.01,
@@ -138,9 +160,9 @@ def test_implementations_agree_on_longer_vectors():
         states = [[np.zeros(1001), np.zeros(1001)] for _ in range(2)]
         for step in range(1, 6):
             grad = rng.normal(size=1001)
-            for implementation, p, (s1, s2) in zip(IMPLEMENTATIONS.values(), params, states):
-                implementation(settings, p, grad, s1, s2, step)
-        np.testing.assert_allclose(params[1], params[0], rtol=RTOL, atol=ATOL, err_msg=name)
+            for implementation, p, (s1, s2) in zip(("reference", backend), params, states):
+                IMPLEMENTATIONS[implementation](settings, p, grad, s1, s2, step)
+        np.testing.assert_allclose(params[1], params[0], err_msg=name, **TOLERANCE[backend])
 
 
 # ----------------------------------------------------------------------- settings

@@ -11,15 +11,12 @@ Where a CUDA GPU is usable (``kernels.cuda_unavailable_reason()`` is None), the 
 collects this folder too and the same tests run on the GPU, with real block sizes.
 """
 import os
-import sys
 
 SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0")
 
-if SIMULATED:
-    # The simulator's launcher polls its threads in a loop that holds the GIL; a shorter
-    # switch interval hands the GIL to the simulated threads sooner (2x faster here).
-    sys.setswitchinterval(5e-4)
-else:
+import tests.backends  # noqa: F401,E402 - under the simulator: its GIL switch interval
+
+if not SIMULATED:
     from kernels import cuda_unavailable_reason
 
     if cuda_unavailable_reason() is not None:

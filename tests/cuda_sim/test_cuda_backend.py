@@ -1,7 +1,9 @@
-"""The cuda backend, on the GPU or under the Numba CUDA simulator: the same checks as the
-cpu backend's (tests/test_kernels.py) on tiny shapes -- gradients, every optimizer, the
-fused kernel for tiny nets, the tiled path, the boundary grid -- against the NumPy
-reference; and, on a GPU only, the same at real sizes.
+"""The cuda backend's own paths, on the GPU or under the Numba CUDA simulator: the fused
+kernel with every optimizer, the tiled path and its matmul, the boundary grid, what stays on
+the device; and, on a GPU only, the same at real sizes. The checks it shares with the cpu
+backend (gradients against finite differences for every activation, loss and penalty; random
+nets against the reference; float32; torch's golden optimizer steps) run from the one list of
+backends in tests/backends.py (tests/test_kernels.py, tests/test_optimizers.py).
 
 Tolerances: float64 as the cpu backend (``rtol=1e-9, atol=1e-11`` after tens of steps);
 float32 ``rtol=1e-4, atol=1e-5`` as the cpu backend in float32.
@@ -11,11 +13,11 @@ import pytest
 
 pytest.importorskip("numba_cuda", reason="numba-cuda is not installed: pip install 'nn-playground[cuda]'")
 
-from kernels import (ACTIVATIONS, LOSSES, NetworkSpec, OPTIMIZERS, OptimizerSettings,  # noqa: E402
+from kernels import (NetworkSpec, OPTIMIZERS, OptimizerSettings,  # noqa: E402
                      available_backends, initial_parameters, make_backend, resolve_backend)
 from kernels import cuda as kc  # noqa: E402
 from kernels.cuda import CudaBackend  # noqa: E402
-from tests.test_kernels import REGULARIZATIONS, finite_difference, problem, random_configuration  # noqa: E402
+from tests.test_kernels import finite_difference, problem  # noqa: E402
 
 from numba import cuda  # noqa: E402
 from numba.cuda import config as cuda_config  # noqa: E402
@@ -101,26 +103,12 @@ def test_tiled_matmul_and_its_transposes(trans_a, trans_b, dtype):
 
 # --------------------------------------------------------------------------- gradients
 
-# every activation, every loss and every penalty at least once, each case one kernel launch
-FUSED_GRADIENT_CASES = [(act, LOSSES[i % 3], REGULARIZATIONS[(i // 3) % 3]) for i, act in enumerate(ACTIVATIONS)]
-
-
 def gradient_problem(activation, loss, hidden=(4, 3)):
     n_out = 3 if loss == "ce" else 1
     spec = NetworkSpec((3, *hidden, n_out), (activation,) * len(hidden), loss)
     params = initial_parameters(spec, "xavier", seed=1) + 0.05  # biases off zero: relu kinks away
     X, T = problem(loss)
     return spec, params, X, T
-
-
-@pytest.mark.parametrize("activation,loss,reg", FUSED_GRADIENT_CASES)
-def test_fused_gradient_matches_reference(activation, loss, reg):
-    spec, params, X, T = gradient_problem(activation, loss)
-    backend = make_backend("cuda", spec, params)
-    grad = backend.gradient(X, T, *reg)
-    assert backend.last_path == "fused"
-    np.testing.assert_allclose(grad, make_backend("reference", spec, params).gradient(X, T, *reg), **F64)
-    np.testing.assert_array_equal(backend.get_params(), params)  # a gradient changes nothing
 
 
 @pytest.mark.parametrize("activation,loss,reg", [("tanh", "ce", ("l2", 0.05)), ("softplus", "bce", ("l1", 0.03)),
@@ -131,12 +119,6 @@ def test_tiled_gradient_matches_finite_differences(activation, loss, reg):
     grad = backend.gradient(X, T, *reg)
     assert backend.last_path == "tiled"
     np.testing.assert_allclose(grad, finite_difference(spec, params, X, T, *reg), rtol=1e-5, atol=1e-7)
-
-
-def test_fused_gradient_matches_finite_differences():
-    spec, params, X, T = gradient_problem("sigmoid", "ce")
-    grad = make_backend("cuda", spec, params).gradient(X, T, "l2", 0.05)
-    np.testing.assert_allclose(grad, finite_difference(spec, params, X, T, "l2", 0.05), rtol=1e-5, atol=1e-7)
 
 
 # --------------------------------------------------------------------------- training
@@ -163,21 +145,6 @@ def test_each_optimizer_trains_like_reference_in_the_fused_kernel(label, setting
     assert fast.step == reference.step == 2 * (len(bounds) - 1)
     np.testing.assert_allclose(fast.state1, reference.state1, **F64)
     np.testing.assert_allclose(fast.state2, reference.state2, **F64)
-    assert_same_network(fast, reference, X, F64)
-
-
-@pytest.mark.parametrize("seed", range(4))
-def test_random_configurations_train_like_reference(seed):
-    """The cpu tests' random nets, losses, optimizers and penalties, on 8 points."""
-    rng = np.random.default_rng(seed)
-    spec, settings, reg, init, n_out = random_configuration(rng)
-    X = rng.normal(size=(8, spec.layer_sizes[0]))
-    T = problem(spec.loss, spec.layer_sizes[0], 8, n_out, seed)[1]
-    order, bounds = batches(8, int(rng.integers(3, 9)), 1, rng)
-    params = initial_parameters(spec, init, seed)
-    reference, fast = make_backend("reference", spec, params), make_backend("cuda", spec, params)
-    fast.train(X, T, order, bounds, settings, *reg)
-    reference.train(X, T, order, bounds, settings, *reg)
     assert_same_network(fast, reference, X, F64)
 
 
@@ -208,20 +175,6 @@ def test_wide_net_takes_the_tiled_path_by_itself():
     reference.train(X, T, np.arange(3), np.array([0, 3]), settings)
     assert fast.last_path == "tiled"
     np.testing.assert_allclose(fast.get_params(), reference.get_params(), **F64)
-
-
-def test_float32_fused_agrees_within_single_precision():
-    spec = NetworkSpec((2, 8, 8, 1), ("tanh", "tanh"), "bce")
-    rng = np.random.default_rng(4)
-    X, T = rng.normal(size=(20, 2)), rng.integers(0, 2, (20, 1)).astype(float)
-    params = initial_parameters(spec, "xavier", 4)
-    settings = OptimizerSettings.with_defaults("adam", learning_rate=1e-2)
-    order, bounds = rng.permutation(20), np.arange(0, 21, 5)
-    reference, fast = make_backend("reference", spec, params), make_backend("cuda", spec, params, "float32")
-    reference.train(X, T, order, bounds, settings)
-    fast.train(X.astype(np.float32), T.astype(np.float32), order, bounds, settings)
-    assert fast.params.dtype == np.float32 and fast.last_path == "fused"
-    np.testing.assert_allclose(fast.get_params(), reference.get_params(), **F32)
 
 
 # --------------------------------------------------------------------------- evaluation

@@ -32,6 +32,7 @@ import numpy as np
 import panel as pn
 import param
 
+from kernels.rules import UPDATE_FORMULAS
 from playground.core import slow_step_numbers as slowstep
 from playground.core.session import Session
 from playground.core.slow_step_numbers import OUTPUT_ERROR_FORMULAS, SlowStepData, SlowStepRefused
@@ -64,15 +65,6 @@ DETAIL_CSS = """
 .formula { font-family: monospace; font-size: 12.5px; }
 .hint { color: var(--pg-muted, #777); }
 """
-OPTIMIZER_RULES = {
-    "sgd": "w ← w − lr·g",
-    "momentum": "v ← μ·v + g, then w ← w − lr·v",
-    "nesterov": "v ← μ·v + g, then w ← w − lr·(g + μ·v)",
-    "rmsprop": "s ← α·s + (1 − α)·g², then w ← w − lr·g / (√s + ε)",
-    "adagrad": "s ← s + g², then w ← w − lr·g / (√s + ε)",
-    "adam": "m ← β1·m + (1 − β1)·g, v ← β2·v + (1 − β2)·g², then w ← w − lr·m̂ / (√v̂ + ε)",
-    "adamw": "w ← w·(1 − lr·λ), m ← β1·m + (1 − β1)·g, v ← β2·v + (1 − β2)·g², then w ← w − lr·m̂ / (√v̂ + ε)",
-}
 
 
 def num(x, digits: int = 3) -> str:
@@ -622,7 +614,7 @@ class _Picture:
         else:
             what = "prediction" if self.session.n_classes == 0 else "probability of class 1"
             moved = f"the {what} moves by up to {num(np.max(np.abs(new - old)))} somewhere on the plane"
-        detail = (f"<div>{s.name}: <span class='formula'>{OPTIMIZER_RULES[s.name]}</span></div>"
+        detail = (f"<div>{s.name}: <span class='formula'>{UPDATE_FORMULAS[s.name]}</span></div>"
                   f"<div>Moves most — <b>{self._edge_name(e)}</b>:</div><div class='formula'>"
                   + "<br>".join(update_lines(data, biggest)) + "</div>"
                   f"<div class='hint'>g = dL/dw from the backward phase. The data plot morphs from the old "
