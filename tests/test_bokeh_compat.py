@@ -78,7 +78,8 @@ INTERNAL_MODULES = ("bokeh.server.views", "bokeh.server.session", "bokeh.server.
 
 def internal_uses(path: Path) -> list[str]:
     """Where ``path`` reaches a Bokeh/Panel internal: ``x._models`` on something not its own
-    (``self``), a private name imported, or an internal module."""
+    (``self``), ``getattr(x, "_private")`` on something not its own, a private name imported,
+    or an internal module."""
     found = []
     source = path.read_text()
     for node in ast.walk(ast.parse(source)):
@@ -94,6 +95,11 @@ def internal_uses(path: Path) -> list[str]:
                     found.append(f"line {node.lineno}: import {target}")
             if module and module.startswith(("bokeh", "panel")) and any(n.startswith("_") for n in names):
                 found.append(f"line {node.lineno}: a private name from {module}")
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("getattr", "hasattr")
+              and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant)
+              and str(node.args[1].value).startswith("_")
+              and not (isinstance(node.args[0], ast.Name) and node.args[0].id in ("self", "cls"))):
+            found.append(f"line {node.lineno}: {node.func.id}(..., {node.args[1].value!r})")
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and "_get_css_value" in node.value:
             found.append(f"line {node.lineno}: a BokehJS internal in page script")
     return found
@@ -114,8 +120,9 @@ def test_the_fence_check_sees_an_internal(tmp_path):
     probe = tmp_path / "probe.py"
     probe.write_text("from panel.io.document import _WRITE_MSGS\n"
                      "def f(pane, doc):\n    return pane._models, doc.callbacks._held_events\n"
-                     "JS = 'visual._get_css_value = () => 1'\n")
-    assert len(internal_uses(probe)) == 5
+                     "JS = 'visual._get_css_value = () => 1'\n"
+                     "def g(context, self_):\n    return getattr(context, '_session', None), getattr(self, '_own', 0)\n")
+    assert len(internal_uses(probe)) == 6
     inside = internal_uses(ROOT / "playground" / "bokeh_compat" / "websocket.py")
     assert inside, "the fence's own modules are what the check would find"
 

@@ -9,7 +9,7 @@ import pytest
 
 from playground.ui.page import Playground
 from playground.core.data import generate, write_csv
-from playground.ui.views.appearance import Appearance
+from playground.ui.link import decode
 from playground.ui.views.colors import PALETTES, class_colors, diverging_palette, point_colors, rgb
 from playground.ui.views.shortcuts import KEYS, KeyboardShortcuts
 from playground.ui.views.upload import MAX_UPLOAD_BYTES, MAX_UPLOAD_POINTS, safe_file_name
@@ -77,7 +77,7 @@ def test_theme_and_colours_travel_in_the_link_but_not_in_the_run():
     pg = Playground(query={"dataset": "xor", "theme": "dark", "colors": "colour-blind"})
     assert (pg.appearance.theme, pg.appearance.colors) == ("dark", "colour-blind")
     assert pg.session.data.name == "xor" and pg.notice.object == ""
-    assert pg.view_query() == {"theme": "dark", "colors": "colour-blind"}
+    assert pg.link_query() == {"dataset": "xor", "theme": "dark", "colors": "colour-blind"}
     assert "theme" not in pg.config.to_dict() and "colors" not in pg.config.to_dict()
     assert pg.loss_chart.figures["linear"].renderers[0].glyph.line_color != "#333333"  # light on dark
 
@@ -91,14 +91,13 @@ def test_bad_theme_or_colours_in_a_link_fall_back_with_a_notice():
 
 def test_embedded_link_keeps_embed_and_panels():
     pg = Playground(embed=True, panels=["boundary"], query={"colors": "colour-blind"})
-    assert pg.view_query() == {"embed": "true", "panels": "boundary", "colors": "colour-blind"}
+    assert pg.link_query() == {"embed": "true", "panels": "boundary", "colors": "colour-blind"}
 
 
-def test_appearance_query_accepts_panels_own_theme_name():
-    appearance = Appearance()
-    query = {"theme": "default", "dataset": "xor"}
-    assert appearance.apply_query(query) == [] and query == {"dataset": "xor"}
-    assert appearance.theme == "light" and appearance.query() == {}
+def test_the_link_accepts_panels_own_theme_name():
+    link = decode({"theme": "default", "dataset": "xor"})
+    assert link.problems == [] and link.run == {"dataset": "xor"} and link.view == {"theme": "light"}
+    assert Playground(query={"theme": "default"}).link_query() == {}
 
 
 def _csv_bytes(dataset) -> bytes:

@@ -6,14 +6,16 @@
   its Bokeh model (``model.data``);
 - :func:`native_design`, :func:`apply_design`: a Panel design (theme) made and applied to a page already shown, and to the
   components added to it later (``Viewable._design``, ``Design.apply(..., isolated=True)``);
-- :func:`forget_views`: an ended session's entries in ``pn.state._views``.
+- :func:`forget_views`: an ended session's entries in ``pn.state._views``;
+- :func:`stored_values`: param's own dict of an object's parameter values
+  (``_param__private.values``), written without param's event machinery.
 """
 from __future__ import annotations
 
 import panel as pn
 from panel.viewable import Viewable
 
-VERIFIED_ON = "panel 1.9.4"
+VERIFIED_ON = "panel 1.9.4, param 2.4.2"
 
 
 def rendered_models(component) -> list:
@@ -55,6 +57,13 @@ def forget_views(session_context) -> None:
     for ref, view in list(pn.state._views.items()):
         if view[2] is doc:
             del pn.state._views[ref]
+
+
+def stored_values(parameterized) -> dict | None:
+    """The dict in which param keeps ``parameterized``'s instance values, None where param
+    keeps them otherwise (callers then take the public, slower way)."""
+    values = getattr(getattr(parameterized, "_param__private", None), "values", None)
+    return values if isinstance(values, dict) else None
 
 
 def install() -> bool:

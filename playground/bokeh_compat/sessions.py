@@ -4,7 +4,9 @@
   models find Panel's style sheets) set on a document that Panel's page rendering never saw;
 - :func:`send_without_delay`: TCP_NODELAY on the page's websocket, reached through the
   session context's ``_session``, its ``_subscribed_connections`` and their ``_socket``;
-- :func:`hold_until_connected`: ``ServerSession.block_expiration`` until the page connects.
+- :func:`hold_until_connected`: ``ServerSession.block_expiration`` until the page connects;
+- :func:`page_connected`, :func:`close_connections`: whether a page's websocket is open, and
+  closing it (the idle timeout).
 """
 from __future__ import annotations
 
@@ -31,8 +33,7 @@ def send_without_delay(doc) -> None:
     buffers); with Nagle on, the second waits for the page's delayed TCP acknowledgement,
     40 ms on Linux, often twice a message: a frame took 80 ms longer to arrive than to make,
     and a page that acknowledges each frame got 11 frames a second instead of 30."""
-    session = getattr(doc.session_context, "_session", None)  # bokeh's ServerSession
-    for connection in list(getattr(session, "_subscribed_connections", ())):
+    for connection in list(getattr(_server_session(doc), "_subscribed_connections", ())):
         socket = getattr(connection, "_socket", None)
         try:
             socket.set_nodelay(True)
@@ -63,6 +64,27 @@ def hold_until_connected(doc, grace_s: float) -> None:
     IOLoop.current().add_callback(hold)
     pn.state.onload(release)
     IOLoop.current().call_later(grace_s, release)
+
+
+def _server_session(doc):
+    """Bokeh's ServerSession of ``doc`` (None outside a server)."""
+    context = doc.session_context if doc is not None else None
+    return getattr(context, "_session", None)
+
+
+def page_connected(doc=None) -> bool:
+    """False once the browser tab of ``doc``'s session (the current one by default) has no
+    open websocket; True outside a server."""
+    session = _server_session(doc if doc is not None else pn.state.curdoc)
+    return session is None or session.connection_count > 0
+
+
+def close_connections(doc, reason: str) -> None:
+    """Close the websockets of ``doc``'s session (Bokeh then expires it like a closed tab's)."""
+    for connection in list(getattr(_server_session(doc), "_subscribed_connections", ())):
+        socket = getattr(connection, "_socket", None)
+        if socket is not None:
+            socket.close(1000, reason)
 
 
 def install() -> bool:

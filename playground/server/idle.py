@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 
+from playground.bokeh_compat import sessions
 from playground.ui.views.text import error_html, notice_html
 
 IDLE_PAUSE_MINUTES = 20.0  # serve --idle-pause-minutes: a run playing this long without a click pauses
@@ -71,9 +72,8 @@ class IdleWatch:
 
     def check(self) -> None:
         """Periodically: pause a run nobody watches over, end a tab nobody uses."""
-        from playground.ui.page import _page_connected
 
-        if not _page_connected(self._doc):
+        if not sessions.page_connected(self._doc):
             self.stop()  # the tab is gone; the server drops the session shortly
             return
         idle = self.idle_seconds()
@@ -96,19 +96,10 @@ class IdleWatch:
         doc = pn.state.curdoc
         # The notice leaves first; the socket closes on the next turn of the event loop.
         if doc is not None:
-            doc.add_next_tick_callback(lambda: _close_connections(doc))
+            doc.add_next_tick_callback(lambda: sessions.close_connections(doc, "idle timeout"))
 
     def stop(self) -> None:
         if self._callback is not None:
             self._callback.stop()
             self._callback = None
 
-
-def _close_connections(doc) -> None:
-    """Close the websockets of ``doc``'s session (bokeh then expires it like a closed tab's)."""
-    context = doc.session_context
-    session = getattr(context, "_session", None)  # bokeh's ServerSession
-    for connection in list(getattr(session, "_subscribed_connections", ())):
-        socket = getattr(connection, "_socket", None)
-        if socket is not None:
-            socket.close(1000, "idle timeout")

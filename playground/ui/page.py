@@ -33,12 +33,15 @@ from kernels import BackendUnavailable
 from playground.core.config import HYPERPARAMETERS, ConfigError, RunConfig
 from playground.core.data import DataError, REGRESSION
 from playground import bokeh_compat
+from playground.bokeh_compat import sessions
 from playground.core.json_input import parse_json
 from playground.core.lessons import LESSONS
 from playground.transport.pacing import FramePacer, Scheduler
 from playground.core.session import Session, load_data
 from playground.core.snapshot import MAX_BYTES as MAX_SNAPSHOT_BYTES
 from playground.core.snapshot import SnapshotError, export_session, import_session
+from playground.ui.link import (DEFAULT_EMBED_PANELS, EMBED_PANELS, HIDABLE_CONTROLS, VIEW_PROPS,
+                                 decode, encode)
 from playground.ui.views.boundary import BoundaryView
 from playground.ui.views.data_picker import DataPicker
 from playground.transport.frame_channel import FrameChannel
@@ -57,8 +60,6 @@ from playground.ui.views.upload import MAX_UPLOAD_BYTES, CsvUpload
 from playground.ui.views.upload_limit import UploadLimit, size_text
 
 TITLE = "nn-playground"
-EMBED_PANELS = ("boundary", "loss", "network", "gradients", "landscape", "controls")
-DEFAULT_EMBED_PANELS = ("boundary", "loss")
 EMBED_SNIPPET_JS = """
 const url = new URL(window.location.href);
 url.searchParams.set('embed', 'true');
@@ -124,22 +125,25 @@ class Playground(pn.viewable.Viewer):
     speed = param.Selector(default="1 epoch", objects=list(EPOCHS_PER_FRAME), doc="epochs per frame")
     playing = param.Boolean(default=False)
 
-    def __init__(self, config: RunConfig | None = None, query: dict | None = None, embed: bool = False,
-                 panels: list[str] | None = None, **settings):
+    def __init__(self, config: RunConfig | None = None, query: dict | None = None, embed: bool | None = None,
+                 panels: list[str] | None = None, hide: list[str] | None = None, **settings):
         """``settings``: any RunConfig setting by name (``Playground(dataset="spiral",
-        hidden=[8, 8])`` in a notebook); ``query``: a page's URL query, applied leniently;
-        ``embed``: the compact layout for an iframe, showing ``panels`` (see EMBED_PANELS)."""
+        hidden=[8, 8])`` in a notebook), or ``theme``/``colors``; ``query``: a page's URL query,
+        applied leniently (see link.py); ``embed``: the compact layout for an iframe, showing
+        ``panels`` (link.EMBED_PANELS); ``hide``: controls left out (link.HIDABLE_CONTROLS)."""
         own = {k: settings.pop(k) for k in list(settings) if k in self.param}
         super().__init__(**own)
+        link = decode(dict(query or {}))
         # theme and colours are view settings (see views/appearance.py), not RunConfig's
-        self.appearance = Appearance(**{k: settings.pop(k) for k in Appearance.QUERY_KEYS if k in settings})
+        view = {**link.view, **{p.key: settings.pop(p.key) for p in VIEW_PROPS if p.key in settings}}
+        self.appearance = Appearance(**view)
         self.config = config or default_config()
         if settings:
             self.config.update_checked(settings, names_as="key")  # from code: refuse, loudly
-        query = dict(query or {})
-        link_problems = self.appearance.apply_query(query) + self.config.apply_query(query)
-        self.embed = embed
-        self.panels = [p for p in (panels or DEFAULT_EMBED_PANELS) if p in EMBED_PANELS]
+        link_problems = link.problems + self.config.apply_query(link.run)
+        self.embed = bool(link.page.get("embed", False) if embed is None else embed)
+        self.panels = [p for p in (panels or link.page.get("panels") or DEFAULT_EMBED_PANELS) if p in EMBED_PANELS]
+        self.hidden = [c for c in (hide if hide is not None else link.page.get("hide", [])) if c in HIDABLE_CONTROLS]
         try:
             self.session = Session(self.config)
         except (ConfigError, DataError, BackendUnavailable) as err:  # a link that does not add up
@@ -183,12 +187,14 @@ class Playground(pn.viewable.Viewer):
         if link_problems:
             self.notice.object = error_html("; ".join(link_problems) + ".", prefix="This link had problems: ")
         self.config.param.watch(self._update_link, RunConfig.setting_names())
+        self.appearance.param.watch(self._update_link, [prop.key for prop in VIEW_PROPS])
         # The secondary pictures sit in tabs: only the open one costs the browser a redraw,
         # and the layer histograms are only sent while their tab is open; closed, they are
         # kept up to date in place, and a tab that opens shows them so (see LayerStats.show).
         self.secondary_tabs = pn.Tabs(("Gradient norms", self.gradient_chart), ("Layers", self.layer_stats),
                                       ("Descent path", self.landscape), dynamic=True)
         self._layout = self._build_layout()
+        self._hide_controls()
         self.appearance.attach(self)
 
     # ------------------------------------------------------------------ widgets
@@ -383,13 +389,28 @@ class Playground(pn.viewable.Viewer):
         """Keep the page's URL query equal to the setup, so a copied link reopens it."""
         location = pn.state.location
         if location is not None:
-            values = {**self.config.query(default_config()), **self.view_query()}
+            values = self.link_query()
             location.search = "?" + urlencode(values) if values else ""
 
-    def view_query(self) -> dict:
-        """What the URL carries besides the setup: the layout and the look."""
-        values = {"embed": "true", "panels": ",".join(self.panels)} if self.embed else {}
-        return {**values, **self.appearance.query()}
+    def link_query(self) -> dict:
+        """The URL query that reopens this page as it is (see link.py)."""
+        page = {"embed": self.embed, "panels": self.panels, "hide": self.hidden}
+        return encode(self.config, default_config(), self.appearance.link_values(), page)
+
+    def _hide_controls(self) -> None:
+        """Leave out the controls that the link's ``hide`` names (a lesson's page, a course's)."""
+        controls = {
+            "learning_rate": [self.learning_rate], "optimizer": [self.optimizer], "loss": [self.loss],
+            "regularization": [self.regularization], "reg_rate": [self.reg_rate], "speed": [self.speed_select],
+            "lesson": [self.lesson], "noise": [self.noise], "train_ratio": [self.train_ratio],
+            "batch_size": [self.batch_size], "seed": [self.seed, self.regenerate],
+            "initialization": [self.initialization], "features": [self.features], "data": [self.data_picker],
+            "upload": [self.upload], "save": [self.export_button, self.history_download, self.import_input],
+            "slow_step": [self.slow_step.button, self.slow_step], "appearance": [self.appearance],
+            "share": [self.copy_link, self.copy_embed]}
+        for name in self.hidden:
+            for control in controls[name]:
+                (control.__panel__() if isinstance(control, pn.viewable.Viewer) else control).visible = False
 
     def history_csv(self) -> io.StringIO:
         """The loss history as CSV: epoch,train_loss,test_loss."""
@@ -603,7 +624,7 @@ class Playground(pn.viewable.Viewer):
         answered at once. Pause shows or drops the frame in flight (see
         :meth:`_finish_frames_in_flight`), after which this one finds it stale.
         """
-        if not _page_connected():
+        if not sessions.page_connected():
             await self._scheduler.locked(self.pause)  # the tab is gone: stop now, not when the session expires
             return
         session, generation = self.session, self._generation
@@ -778,15 +799,6 @@ if not any(isinstance(f, _ClosedPageWrites) for f in logging.getLogger("asyncio"
     logging.getLogger("asyncio").addFilter(_ClosedPageWrites())
 
 
-def _page_connected(doc=None) -> bool:
-    """False once the browser tab of ``doc``'s session (the current one by default) has no
-    open websocket."""
-    doc = doc if doc is not None else pn.state.curdoc
-    context = doc.session_context if doc is not None else None
-    session = getattr(context, "_session", None)  # bokeh's ServerSession; absent outside a server
-    return session is None or session.connection_count > 0
-
-
 def css_path() -> Path | None:
     """The page's style sheet: in the source tree, or where ``pip install .`` put it."""
     for folder in (STATIC, Path(sys.prefix) / "share" / "nn-playground"):
@@ -812,9 +824,7 @@ def create_app(stylesheet_url: str | None = None) -> pn.viewable.Viewable:
     bokeh_compat.install()  # faster messages, two race fixes, the request guard (see the package)
     arguments = pn.state.session_args or {}
     query = {k: v[-1].decode("utf-8", "replace") for k, v in arguments.items() if v}
-    embed = query.pop("embed", "").lower() in ("1", "true", "yes")
-    panels = [p.strip() for p in query.pop("panels", "").split(",") if p.strip()] or None
-    app = Playground(query=query, embed=embed, panels=panels)
+    app = Playground(query=query)  # the link's run, view and page settings: see link.py
     if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
         pn.state.on_session_destroyed(lambda context: app.close())
         show_stopped_when_disconnected(pn.state.curdoc)

@@ -4,8 +4,8 @@ These are *view* settings, not run settings: they change no number in a run, so 
 not :class:`~playground.core.config.RunConfig` parameters, and the CLI, JSON configs and
 exported sessions do not carry them. A link does carry them, next to the run settings and
 like ``embed``/``panels`` (``?dataset=xor&theme=dark&colors=colour-blind``), since a course
-page that embeds the playground wants its look as much as its setup; :meth:`apply_query`
-reads them leniently, as ``RunConfig.apply_query`` reads the rest.
+page that embeds the playground wants its look as much as its setup: playground/ui/link.py
+reads and writes them with the rest.
 
 ``theme=dark`` is also Panel's own query flag: a page opened with it is built dark from the
 start. Switching on a live page re-applies Panel's design to every component of the page
@@ -65,8 +65,6 @@ class Appearance(pn.viewable.Viewer):
     theme = param.Selector(default="light", objects=list(THEMES.values()), doc="light or dark page")
     colors = param.Selector(default=DEFAULT_PALETTE, objects=list(PALETTES), doc="palette of classes and outputs")
 
-    QUERY_KEYS = ("theme", "colors")
-
     def __init__(self, **params):
         super().__init__(**params)
         self._playground = None
@@ -80,26 +78,9 @@ class Appearance(pn.viewable.Viewer):
     def __panel__(self):
         return self._layout
 
-    # ------------------------------------------------------------------ links
-    def apply_query(self, query: dict) -> list[str]:
-        """Take ``theme`` and ``colors`` out of a page's URL ``query`` (the dict is changed)
-        and apply them; a bad value keeps the default and returns a message for the notice."""
-        problems = []
-        for name in self.QUERY_KEYS:
-            if name not in query:
-                continue
-            raw = query.pop(name)
-            value = {"default": "light"}.get(raw, raw) if name == "theme" else raw  # Panel's name too
-            if value in self.param[name].objects:
-                setattr(self, name, value)
-            else:
-                problems.append(f"unknown {name} {raw!r}; choose from {', '.join(self.param[name].objects)} (ignored)")
-        return problems
-
-    def query(self) -> dict:
-        """The settings that differ from the defaults, as URL query strings."""
-        return {name: getattr(self, name) for name in self.QUERY_KEYS
-                if getattr(self, name) != self.param[name].default}
+    def link_values(self) -> dict:
+        """What the link carries of the look (playground/ui/link.py's VIEW_PROPS)."""
+        return {"theme": self.theme, "colors": self.colors}
 
     # ------------------------------------------------------------------ applying
     def attach(self, playground) -> None:
@@ -121,7 +102,6 @@ class Appearance(pn.viewable.Viewer):
             for view in (pg.boundary, pg.network, pg.data_picker, getattr(pg, "upload", None)):
                 if view is not None:
                     view.set_palette(self.colors)
-        self._link_changed()
 
     @param.depends("theme", watch=True)
     def _apply_theme(self) -> None:
@@ -136,9 +116,3 @@ class Appearance(pn.viewable.Viewer):
             pn.config.theme = PANEL_THEME[self.theme]  # per session: components made later follow
             pn.state.curdoc.theme = design.theme.bokeh_theme  # the figures (also before the first render)
         panel_state.apply_design(pg.__panel__(), design)
-        self._link_changed()
-
-    def _link_changed(self) -> None:
-        update = getattr(self._playground, "_update_link", None)
-        if update is not None:
-            update()

@@ -50,8 +50,8 @@ class Readout(JSComponent):
         machinery (its instance values dict, param 2.x: ``param.update`` took 0.4 ms a
         readout, even with events discarded). An unchanged text is not sent.
         """
-        stored = getattr(getattr(self, "_param__private", None), "values", None)
-        if isinstance(stored, dict) and "html" in stored:
+        stored = panel_state.stored_values(self)
+        if stored is not None and "html" in stored:
             if stored["html"] == html:
                 return
             stored["html"] = html
