@@ -345,14 +345,12 @@ def test_a_frame_written_to_a_closed_tab_leaves_no_traceback_in_the_log(caplog):
 def test_a_closed_tab_draws_nothing_more(app):
     """A tab closed while a frame was trained ahead: pause would show that frame, close must
     not (the page's models are being taken apart)."""
-    from playground.ui.page import _EXECUTOR
     steps, shown = app._steps_per_frame(), app._pacer.frames_sent
     app.playing = True
-    app._ahead = (_EXECUTOR.submit(app._compute_locked, app.session, steps, False),
-                  app.session, app._generation, steps, False)
-    app._ahead[0].result()
+    app.state.ahead = app._submit(app.session, steps, False)
+    app.state.ahead.future.result()
     app.close()
-    assert not app.playing and app._ahead is None and app._pacer.frames_sent == shown
+    assert not app.playing and app.state.ahead is None and app._pacer.frames_sent == shown
     app.pause()  # and a later pause has nothing left to show
     assert app._pacer.frames_sent == shown
 
@@ -413,7 +411,7 @@ def test_pause_drops_a_frame_whose_training_has_not_started(app, monkeypatch):
     async def main():
         frame = asyncio.ensure_future(app._run_frame())
         await asyncio.sleep(0.02)
-        assert app._in_flight is not None and not app._in_flight[0].running()  # queued
+        assert app.state.in_flight is not None and not app.state.in_flight.future.running()  # queued
         app.pause()
         await frame
 
@@ -424,7 +422,7 @@ def test_pause_drops_a_frame_whose_training_has_not_started(app, monkeypatch):
         for blocker in blockers:
             blocker.result()
     assert app.session.step == step and app._pacer.frames_sent == shown
-    assert app.play_button.label == "Play" and app._in_flight is None
+    assert app.play_button.label == "Play" and app.state.in_flight is None
 
 
 def test_a_failing_frame_stops_only_its_own_session(monkeypatch, caplog):
@@ -445,3 +443,40 @@ def test_a_failing_frame_stops_only_its_own_session(monkeypatch, caplog):
     assert broken.play_button.label == "Play"
     assert "a kernel failed" in caplog.text  # in the log for whoever runs the server
     assert healthy.playing and healthy.session.step > 0 and healthy.notice.object == ""
+
+
+def test_a_frame_trains_with_the_settings_of_when_it_was_sent(app, monkeypatch):
+    """The event loop may change the config while a frame trains in the pool (a learning
+    rate picked mid-frame): the job trains with a frozen copy taken when it was sent, and
+    the next frame with the new one."""
+    import asyncio
+    import threading
+
+    seen = []
+    compute = app._compute_locked
+    release, started = threading.Event(), threading.Event()
+
+    def held(session, steps, secondary, settings):
+        started.set()
+        assert release.wait(10), "the test never let the training go on"
+        seen.append(settings.optimizer.learning_rate)
+        return compute(session, steps, secondary, settings)
+
+    monkeypatch.setattr(app, "_compute_locked", held)
+    app.playing = True
+    before = app.config.optimizer_settings().learning_rate
+
+    async def main():
+        frame = asyncio.ensure_future(app._run_frame())
+        while not started.is_set():
+            await asyncio.sleep(0.005)
+        app.config.learning_rate = 0.3  # as the select would, while the frame trains
+        release.set()
+        await frame
+
+    asyncio.run(main())
+    assert seen[0] == before != 0.3
+    assert app.state.ahead is not None  # the next frame, sent after the change
+    app.state.ahead.future.result()
+    assert seen[1] == 0.3
+    app.pause()

@@ -265,3 +265,17 @@ def test_regression_frame_has_no_accuracy():
     frame = make_session(dataset="plane").advance(2)
     assert frame.train_accuracy is None and frame.test_accuracy is None
     assert frame.boundary.shape == (GRID_SIZE, GRID_SIZE)
+
+
+def test_a_session_trains_with_the_settings_it_is_given_not_the_config_changed_meanwhile():
+    from playground.core.config import RunConfig
+    from playground.core.session import Session
+
+    config, twin_config = (RunConfig(dataset="xor", learning_rate=0.03, batch_size=10) for _ in range(2))
+    session, twin = Session(config), Session(twin_config)
+    settings = session.training_settings()
+    config.param.update(learning_rate=1.0, regularization="l2", reg_rate=0.1, batch_size=3)
+    session.advance(20, settings=settings)
+    twin.advance(20)
+    np.testing.assert_array_equal(session.backend.get_params(), twin.backend.get_params())
+    assert session.steps_per_epoch == twin.steps_per_epoch  # the minibatch size is the session's own

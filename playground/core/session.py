@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kernels import initial_parameters, make_backend
+from kernels import OptimizerSettings, initial_parameters, make_backend
 from kernels import losses
 from kernels import reference
 
@@ -67,8 +67,25 @@ def load_data(config: RunConfig) -> DataSet:
                     classes=config.classes, train_ratio=config.train_ratio)
 
 
+@dataclass(frozen=True)
+class TrainingSettings:
+    """What a training step reads of the settings that may change while a run goes on: the
+    optimizer with its hyper-parameters, and the penalty. A job in a worker thread gets its
+    own copy (:meth:`Session.training_settings`), taken on the event loop, which may change
+    the config meanwhile."""
+
+    optimizer: OptimizerSettings
+    regularization: str
+    reg_rate: float
+
+
 class Session:
-    """One user's run. Raises :class:`ConfigError`/:class:`DataError` for bad settings."""
+    """One user's run. Raises :class:`ConfigError`/:class:`DataError` for bad settings.
+
+    The network, the data and the minibatch size are fixed for a session's life (a change
+    of any of them makes a new session); the optimizer and the penalty may change between
+    steps, and are read through :meth:`training_settings`.
+    """
 
     def __init__(self, config: RunConfig, data: DataSet | None = None):
         self.config = config
@@ -89,7 +106,13 @@ class Session:
         self.X_grid = self._plane_features(GRID_SIZE, dtype)
         self.X_thumbnail = self._plane_features(THUMBNAIL_SIZE, dtype)
         self.backend = make_backend(config.backend, self.spec, self._initial_params(), dtype)
+        self.batch_size = int(config.batch_size)
         self.reset()
+
+    def training_settings(self) -> TrainingSettings:
+        """A frozen copy of the settings that the next steps train with (see TrainingSettings)."""
+        return TrainingSettings(self.config.optimizer_settings(), self.config.regularization,
+                                float(self.config.reg_rate))
 
     # ------------------------------------------------------------------ state
     def _initial_params(self, reseed: int = 0) -> np.ndarray:
@@ -169,7 +192,7 @@ class Session:
 
     @property
     def steps_per_epoch(self) -> int:
-        return math.ceil(len(self.X_train) / self.config.batch_size)
+        return math.ceil(len(self.X_train) / self.batch_size)
 
     @property
     def epoch(self) -> float:
@@ -178,7 +201,7 @@ class Session:
     # ------------------------------------------------------------------ training
     def _next_batches(self, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
         """The next ``n_steps`` minibatches as (sample_order, batch_bounds); see Backend."""
-        n_train, size, per_epoch = len(self.X_train), self.config.batch_size, self.steps_per_epoch
+        n_train, size, per_epoch = len(self.X_train), self.batch_size, self.steps_per_epoch
         orders, bounds, base = [], [np.zeros(1, np.int64)], 0
         while n_steps > 0:
             if self._batch_in_epoch >= per_epoch:  # a new epoch: a new shuffle
@@ -200,7 +223,7 @@ class Session:
         Consumes nothing: the next :meth:`advance` draws exactly these rows (at an epoch's
         end the shuffle for the next epoch is drawn from a copy of the batch generator).
         """
-        n_train, size = len(self.X_train), self.config.batch_size
+        n_train, size = len(self.X_train), self.batch_size
         order, batch = self._epoch_order, self._batch_in_epoch
         if batch >= self.steps_per_epoch:
             order, batch = copy.deepcopy(self._batch_rng).permutation(n_train), 0
@@ -217,22 +240,26 @@ class Session:
         return (np.array(backend.state1, dtype=np.float64), np.array(backend.state2, dtype=np.float64),
                 int(backend.step))
 
-    def advance(self, n_steps: int, boundary: bool = True, gradient: bool = False) -> Frame:
-        """Train ``n_steps`` minibatch steps (none once diverged) and return the new frame."""
+    def advance(self, n_steps: int, boundary: bool = True, gradient: bool = False,
+                settings: TrainingSettings | None = None) -> Frame:
+        """Train ``n_steps`` minibatch steps (none once diverged) and return the new frame.
+
+        ``settings``: what to train with (default: the config's now); a worker thread gets a
+        copy taken on the event loop, so a change meanwhile waits for the next frame."""
+        settings = settings or self.training_settings()
         if self._initial_loss is None:
             self.frame(boundary=False)  # record the untrained losses first
         seconds = 0.0
         if n_steps > 0 and not self.diverged:
-            if self.config.optimizer != self._optimizer_name:  # other update rule: fresh state
+            if settings.optimizer.name != self._optimizer_name:  # other update rule: fresh state
                 self.backend.set_params(self.backend.get_params())
-                self._optimizer_name = self.config.optimizer
+                self._optimizer_name = settings.optimizer.name
             order, bounds = self._next_batches(n_steps)
             started = time.perf_counter()
-            self.step += self.backend.train(
-                self.X_train, self.T_train, order, bounds, self.config.optimizer_settings(),
-                self.config.regularization, self.config.reg_rate)
+            self.step += self.backend.train(self.X_train, self.T_train, order, bounds, settings.optimizer,
+                                            settings.regularization, settings.reg_rate)
             seconds = time.perf_counter() - started
-        return self.frame(boundary=boundary, gradient=gradient, train_seconds=seconds)
+        return self.frame(boundary=boundary, gradient=gradient, train_seconds=seconds, settings=settings)
 
     def run_epochs(self, n_epochs: float, boundary: bool = False) -> Frame:
         """Train whole epochs (``n_epochs`` may be fractional) and return the frame."""
@@ -275,13 +302,18 @@ class Session:
             values = logits[:, 0]
         return values.reshape(GRID_SIZE, GRID_SIZE)
 
-    def gradient(self) -> np.ndarray:
-        """Gradient of mean training loss + penalty at the current weights, flat ``(P,)``."""
-        return self.backend.gradient(self.X_train, self.T_train, self.config.regularization,
-                                     self.config.reg_rate).astype(np.float64)
+    def gradient(self, settings: TrainingSettings | None = None) -> np.ndarray:
+        """Gradient of mean training loss + penalty at the current weights, flat ``(P,)``
+        (the penalty of ``settings``, default the config's now)."""
+        settings = settings or self.training_settings()
+        return self.backend.gradient(self.X_train, self.T_train, settings.regularization,
+                                     settings.reg_rate).astype(np.float64)
 
-    def frame(self, boundary: bool = True, train_seconds: float = 0.0, gradient: bool = False) -> Frame:
-        """The current state as a frame; also appends to the history and checks divergence."""
+    def frame(self, boundary: bool = True, train_seconds: float = 0.0, gradient: bool = False,
+              settings: TrainingSettings | None = None) -> Frame:
+        """The current state as a frame; also appends to the history and checks divergence.
+        ``settings``: those of the steps just trained (default: the config's now)."""
+        settings = settings or self.training_settings()
         train_loss, train_acc = self._losses(self.X_train, self.T_train)
         test_loss, test_acc = self._losses(self.X_test, self.T_test)
         if self._initial_loss is None:
@@ -289,7 +321,7 @@ class Session:
         params = self.backend.get_params()
         if not self.diverged and self._is_diverged(train_loss, params):
             self.diverged = True
-            lr = self.config.optimizer_settings().learning_rate
+            lr = settings.optimizer.learning_rate
             grew = "became NaN" if not math.isfinite(train_loss) else f"grew to {train_loss:.3g}"
             self.message = (f"Training diverged at epoch {self.epoch:.0f}: the loss {grew}. "
                             f"The learning rate {lr:g} is too big; try a smaller one, like {lr / 10:g}.")
@@ -300,7 +332,7 @@ class Session:
         self.last_frame = Frame(self.epoch, self.step, train_loss, test_loss, train_acc, test_acc,
                                 self.diverged, self.message, params,
                                 boundary=self.boundary() if boundary else None,
-                                gradient=self.gradient() if gradient else None, train_seconds=train_seconds)
+                                gradient=self.gradient(settings) if gradient else None, train_seconds=train_seconds)
         return self.last_frame
 
     def _is_diverged(self, train_loss: float, params: np.ndarray) -> bool:

@@ -29,18 +29,16 @@ def _minutes(seconds: float) -> str:
 class IdleWatch:
     """Pauses and ends one playground's session when its user has gone quiet."""
 
-    def __init__(self, app, pause_after_s: float, timeout_after_s: float):
-        self.app = app
+    def __init__(self, state, pause_after_s: float, timeout_after_s: float):
+        """``state``: the tab's TabState (playground/ui/tab_state.py): a change of its settings
+        or speed, or one of its user events, is an action; pausing is its ``pause`` event."""
+        self.state = state
         self.pause_after_s = pause_after_s
         self.timeout_after_s = timeout_after_s
         self.last_action = time.monotonic()
         self.ended = False
-        app.config.param.watch(self.touch, app.config.setting_names())
-        app.param.watch(self.touch, ["speed"])
-        for button in (app.play_button, app.step_button, app.reset_button):
-            button.param.watch(self.touch, ["clicks"])
-        for widget in (app.lesson, app.import_input):
-            widget.param.watch(self.touch, ["value"])
+        state.config.param.watch(self.touch, state.config.setting_names())
+        state.param.watch(self.touch, ["speed", "play", "step", "reset", "acted"])
         import panel as pn
         from panel.io.callbacks import PeriodicCallback
 
@@ -77,9 +75,9 @@ class IdleWatch:
             self.stop()  # the tab is gone; the server drops the session shortly
             return
         idle = self.idle_seconds()
-        if self.app.playing and idle >= self.pause_after_s:
-            self.app.pause()
-            self.app.notice.object = notice_html(f"Paused: no click for {_minutes(self.pause_after_s)}. "
+        if self.state.playing and idle >= self.pause_after_s:
+            self.state.param.trigger("pause")
+            self.state.notice = notice_html(f"Paused: no click for {_minutes(self.pause_after_s)}. "
                                                  "Press Play to go on.")
         if idle >= self.timeout_after_s:
             self.end()
@@ -88,8 +86,8 @@ class IdleWatch:
         """End the session: say so on the page, then close its websocket."""
         self.ended = True
         self.stop()
-        self.app.pause()
-        self.app.notice.object = error_html(f"This page was left alone for {_minutes(self.timeout_after_s)} and "
+        self.state.param.trigger("pause")
+        self.state.notice = error_html(f"This page was left alone for {_minutes(self.timeout_after_s)} and "
                                             "has been closed to free the server: reload the page to start again.")
         import panel as pn
 

@@ -245,7 +245,7 @@ def page_factory(idle_pause_minutes: float = IDLE_PAUSE_MINUTES,
                 sessions.hold_until_connected(doc, FIRST_CONNECT_GRACE_S)
         app = create_app(stylesheet_url=stylesheet_url)
         if served:
-            IdleWatch(app, 60 * idle_pause_minutes, 60 * session_timeout_minutes)
+            IdleWatch(app.state, 60 * idle_pause_minutes, 60 * session_timeout_minutes)
             reclaimer.track(app)
             pn.state.on_session_destroyed(panel_state.forget_views)
             pn.state.on_session_destroyed(reclaimer.session_destroyed)

@@ -11,7 +11,6 @@ Served by ``nn-playground serve`` (playground/server), or ``panel serve playgrou
 from __future__ import annotations
 
 import asyncio
-import threading
 import io
 import json
 import logging
@@ -42,6 +41,7 @@ from playground.core.snapshot import MAX_BYTES as MAX_SNAPSHOT_BYTES
 from playground.core.snapshot import SnapshotError, export_session, import_session
 from playground.ui.link import (DEFAULT_EMBED_PANELS, EMBED_PANELS, HIDABLE_CONTROLS, VIEW_PROPS,
                                  decode, encode)
+from playground.ui.tab_state import EPOCHS_PER_FRAME, FrameJob, TabState
 from playground.ui.views.boundary import BoundaryView
 from playground.ui.views.data_picker import DataPicker
 from playground.transport.frame_channel import FrameChannel
@@ -93,8 +93,6 @@ FRIENDLY_NAMES = {"hidden": "the network", "activation": "an activation", "datas
                   "csv": "the data set", "train_ratio": "the training ratio", "features": "the inputs"}
 LEARNING_RATES = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
 REG_RATES = [0.0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
-EPOCHS_PER_FRAME = {"0.1 epoch": 0.1, "0.25 epoch": 0.25, "1 epoch": 1.0, "2 epochs": 2.0,
-                    "5 epochs": 5.0, "20 epochs": 20.0}
 # One shared pool for the training work of every session (a cache, not state):
 # bounded, so a full room cannot start more threads than the machine has cores.
 READOUT_CSS = """
@@ -120,10 +118,7 @@ def default_config() -> RunConfig:
 
 
 class Playground(pn.viewable.Viewer):
-    """One user's playground: controls, views and the training loop."""
-
-    speed = param.Selector(default="1 epoch", objects=list(EPOCHS_PER_FRAME), doc="epochs per frame")
-    playing = param.Boolean(default=False)
+    """One user's playground: controls, views and the training loop, around one TabState."""
 
     def __init__(self, config: RunConfig | None = None, query: dict | None = None, embed: bool | None = None,
                  panels: list[str] | None = None, hide: list[str] | None = None, **settings):
@@ -131,8 +126,8 @@ class Playground(pn.viewable.Viewer):
         hidden=[8, 8])`` in a notebook), or ``theme``/``colors``; ``query``: a page's URL query,
         applied leniently (see link.py); ``embed``: the compact layout for an iframe, showing
         ``panels`` (link.EMBED_PANELS); ``hide``: controls left out (link.HIDABLE_CONTROLS)."""
-        own = {k: settings.pop(k) for k in list(settings) if k in self.param}
-        super().__init__(**own)
+        own = {k: settings.pop(k) for k in ("speed",) if k in settings}
+        super().__init__()
         link = decode(dict(query or {}))
         # theme and colours are view settings (see views/appearance.py), not RunConfig's
         view = {**link.view, **{p.key: settings.pop(p.key) for p in VIEW_PROPS if p.key in settings}}
@@ -145,11 +140,12 @@ class Playground(pn.viewable.Viewer):
         self.panels = [p for p in (panels or link.page.get("panels") or DEFAULT_EMBED_PANELS) if p in EMBED_PANELS]
         self.hidden = [c for c in (hide if hide is not None else link.page.get("hide", [])) if c in HIDABLE_CONTROLS]
         try:
-            self.session = Session(self.config)
+            session = Session(self.config)
         except (ConfigError, DataError, BackendUnavailable) as err:  # a link that does not add up
             link_problems.append(f"{err}; the default setup is shown instead")
             self.config = default_config()
-            self.session = Session(self.config)
+            session = Session(self.config)
+        self.state = TabState(config=self.config, session=session, **own)
         self._rate_window = (time.perf_counter(), 0)
         self.steps_per_second = 0.0
 
@@ -162,12 +158,6 @@ class Playground(pn.viewable.Viewer):
         self._landscape_busy = False
         self._restoring = False  # True while an imported session's settings are applied
         self._resetting_widget = False  # True while a refused hyper-parameter's box is set back
-        self._session_lock = threading.Lock()  # one advance at a time on this user's session
-        self._generation = 0  # bumped by Step/Reset/new session: older frames in flight are dropped
-        # The next frame, trained while the page draws the current one: (future of
-        # _compute_locked's result, session, generation, steps, secondary); see _run_frame.
-        self._ahead = None
-        self._in_flight = None  # (future, session, generation) of the frame that _run_frame awaits
         self._scheduler = Scheduler()  # the pacer's, set by play(): runs work under the document's lock
         self.network = NetworkDiagram(self.config)
         self.data_picker = DataPicker(self.config)
@@ -176,16 +166,22 @@ class Playground(pn.viewable.Viewer):
         self._build_widgets()
         # Slow step: pauses, shows one step's phases, then trains it like Step (see its module);
         # Step, Play and Reset cancel a half-done one.
-        self.slow_step = SlowStep(self.network, self.boundary, session=lambda: self.session, pause=self.pause,
-                                  lock=self._session_lock, advance=lambda n: self._show(*self._compute_locked(self.session, n)),
-                                  cancel_on=(self.play_button, self.step_button, self.reset_button))
+        # What the state's events and requests do here; the slow step (built next) reacts after.
+        state = self.state
+        state.param.watch(lambda e: self.toggle_play(), "play")
+        state.param.watch(lambda e: self.pause(), "pause")
+        state.param.watch(lambda e: self._step_once(), "step")
+        state.param.watch(lambda e: self.reset(), "reset")
+        state.param.watch(self._on_steps_requested, "advance_by")
+        self.slow_step = SlowStep(self.network, self.boundary, state)
+        self._follow_the_session()
         self.config.param.watch(self._on_structure_change, list(STRUCTURAL))
         self.config.param.watch(self._on_optimizer_change, ["optimizer"])
         self.config.param.watch(self._offer_values_in_use, ["learning_rate", "reg_rate", "batch_size"])
         self._offer_values_in_use()
         self._install_session(self.session, notice="")
         if link_problems:
-            self.notice.object = error_html("; ".join(link_problems) + ".", prefix="This link had problems: ")
+            self.state.notice = error_html("; ".join(link_problems) + ".", prefix="This link had problems: ")
         self.config.param.watch(self._update_link, RunConfig.setting_names())
         self.appearance.param.watch(self._update_link, [prop.key for prop in VIEW_PROPS])
         # The secondary pictures sit in tabs: only the open one costs the browser a redraw,
@@ -203,9 +199,9 @@ class Playground(pn.viewable.Viewer):
         self.play_button = pn.widgets.Button(label="Play", color="primary", width=90, css_classes=["play-button"])
         self.step_button = pn.widgets.Button(label="Step", width=70, description="Train one epoch")
         self.reset_button = pn.widgets.Button(label="Reset", width=70, description="New weights, epoch 0")
-        self.play_button.on_click(lambda e: self.toggle_play())
-        self.step_button.on_click(lambda e: self._step_once())
-        self.reset_button.on_click(lambda e: self.reset())
+        self.play_button.on_click(lambda e: self.state.param.trigger("play"))
+        self.step_button.on_click(lambda e: self.state.param.trigger("step"))
+        self.reset_button.on_click(lambda e: self.state.param.trigger("reset"))
         # Fixed sizes: text that changes every frame must not make the browser re-layout the page.
         self.epoch_div = Readout(name="epoch_readout", width=150, height=50, margin=(10, 12), stylesheets=[READOUT_CSS])
         self.loss_div = Readout(name="loss_readout", width=330, height=72, stylesheets=[READOUT_CSS])
@@ -219,7 +215,7 @@ class Playground(pn.viewable.Viewer):
             view.writer = self.channel
         self._pacer = FramePacer(self._run_frame)
         self.channel.on_drawn(self._pacer.drawn)
-        self.notice = pn.pane.HTML("", css_classes=["notice"], margin=(0, 10), min_height=24,
+        self.notice = pn.pane.HTML(self.state.param.notice, css_classes=["notice"], margin=(0, 10), min_height=24,
                                    stylesheets=[".error { color: #b00020; font-weight: bold; }"],
                                    sizing_mode="stretch_width")
 
@@ -245,8 +241,8 @@ class Playground(pn.viewable.Viewer):
                                           value=self.config.reg_rate, width=130)
         self.reg_rate.link(self.config, value="reg_rate", bidirectional=True)
         self.lesson = pn.widgets.Select(label="Lessons", options=["Choose a lesson…", *LESSONS], width=190)
-        self.lesson.param.watch(lambda e: self.start_lesson(e.new), "value")
-        self.speed_select = pn.widgets.Select.from_param(self.param.speed, label="Speed (per frame)", width=120)
+        self.lesson.param.watch(lambda e: (self.state.param.trigger("acted"), self.start_lesson(e.new)), "value")
+        self.speed_select = pn.widgets.Select.from_param(self.state.param.speed, label="Speed (per frame)", width=120)
         self.noise = from_param(pn.widgets.FloatSlider, c.noise, label="Noise", start=0, end=50, step=5, css_classes=["noise-slider"],
                                 format="0")
         self.train_ratio = from_param(pn.widgets.FloatSlider, c.train_ratio, label="Ratio of training data (%)", css_classes=["ratio-slider"],
@@ -263,7 +259,8 @@ class Playground(pn.viewable.Viewer):
                                                      label="Export session", width=150)
         self.import_input = pn.widgets.FileInput(accept=".json", width=200, multiple=False,
                                                  label="Import a saved session")
-        self.import_input.param.watch(lambda e: e.new is not None and self.import_session(e.new), "value")
+        self.import_input.param.watch(
+            lambda e: (self.state.param.trigger("acted"), e.new is not None and self.import_session(e.new)), "value")
         # Files over these sizes are refused by the page before they are sent (see the module).
         self.upload_limit = UploadLimit(limits={self.import_input.accept: MAX_SNAPSHOT_BYTES,
                                                 self.upload.input.accept: MAX_UPLOAD_BYTES},
@@ -345,11 +342,11 @@ class Playground(pn.viewable.Viewer):
 
         try:
             self.config.apply_checked(RunConfig.convert_values({name: value}, show), show)
-            self.notice.object = ""
+            self.state.notice = ""
             return
         except ConfigError as err:
             in_use = getattr(self.config.optimizer_settings(), name)
-            self.notice.object = error_html(f"{err}; training goes on with {in_use:g}.")
+            self.state.notice = error_html(f"{err}; training goes on with {in_use:g}.")
 
         def show_value_in_use():
             self._resetting_widget = True
@@ -426,7 +423,7 @@ class Playground(pn.viewable.Viewer):
     def _refuse_file(self, accept: str, name: str, n_bytes: int) -> None:
         """The page did not send a file over its input's limit (see views/upload_limit.py)."""
         if accept == self.import_input.accept:
-            self.notice.object = error_html(f"{name} is {size_text(n_bytes)}; a session file may be up to "
+            self.state.notice = error_html(f"{name} is {size_text(n_bytes)}; a session file may be up to "
                                             f"{MAX_SNAPSHOT_BYTES // 1_000_000} MB.", prefix="Import failed: ")
         else:
             self.upload.refuse_too_big(name, n_bytes)
@@ -439,11 +436,11 @@ class Playground(pn.viewable.Viewer):
             snapshot = parse_json(raw, "this file", SnapshotError, MAX_SNAPSHOT_BYTES)
             session = import_session(snapshot, served=True)
         except (SnapshotError, ConfigError, DataError) as err:
-            self.notice.object = error_html(err, prefix="Import failed: ")
+            self.state.notice = error_html(err, prefix="Import failed: ")
             return
         except Exception:  # noqa: BLE001 - a file no check foresaw: say so, keep the session
             logging.getLogger(__name__).exception("import of a session file failed")
-            self.notice.object = error_html("this file could not be read as a session.", prefix="Import failed: ")
+            self.state.notice = error_html("this file could not be read as a session.", prefix="Import failed: ")
             return
         self.pause()
         self._restoring = True
@@ -463,7 +460,7 @@ class Playground(pn.viewable.Viewer):
             return
         self.pause()
         self.config.update_checked(lesson.config_values(), names_as="key")
-        self.notice.object = notice_html(lesson.text, title=lesson.title)
+        self.state.notice = notice_html(lesson.text, title=lesson.title)
 
     def _on_optimizer_change(self, event) -> None:
         if not self._restoring:  # a user's choice: this optimizer's torch defaults
@@ -481,7 +478,7 @@ class Playground(pn.viewable.Viewer):
         try:
             session = Session(self.config)
         except (ConfigError, DataError, BackendUnavailable) as err:
-            self.notice.object = error_html(err)
+            self.state.notice = error_html(err)
             return
         self._install_session(session, notice=f"Changed {names}: training restarts at epoch 0.")
 
@@ -502,26 +499,60 @@ class Playground(pn.viewable.Viewer):
                 self.config.loss = options[0]
 
     def _install_session(self, session: Session, notice: str) -> None:
-        self._generation += 1
-        self.slow_step.cancel()
-        self.session = session
-        options = valid_losses(session.n_classes)
-        if self.loss.options != options:
-            self.loss.options = options
-        self.loss.value = session.loss
-        self.classes.visible = self.config.dataset == "blobs" and not self.config.csv
-        with pn.io.unlocked():  # in one message with the first frame: see _show
-            self._redraw_session(session, notice)
+        """Show ``session`` from now on: the state's watchers (the slow step, the views, the
+        controls: see :meth:`_follow_the_session`) follow it, then its first frame."""
+        with pn.io.unlocked():  # the views' changes in one message with the first frame: see _show
+            self.state.session = session
+            self.state.notice = notice_html(notice)
+            self._show(session.frame(boundary=True, gradient=True), (session.neuron_maps(), session.unit_fractions()))
 
-    def _redraw_session(self, session: Session, notice: str) -> None:
-        self.boundary.set_session(session)
-        self.network.set_session(session)
-        self.gradient_chart.set_session(session)
-        self.layer_stats.set_session(session)
-        self.landscape.clear()
-        self.loss_chart.clear(session.history)
-        self.notice.object = notice_html(notice)
-        self._show(session.frame(boundary=True, gradient=True), (session.neuron_maps(), session.unit_fractions()))
+    def _follow_the_session(self) -> None:
+        """Wire what follows ``state.session``, in this order (after the slow step, which
+        leaves a half-done step first): frames in flight become stale, the pictures take the
+        new network and data, the loss select offers the losses that fit its data."""
+        state = self.state
+
+        def followers(event):
+            session = event.new
+            state.make_stale()
+            for view in (self.boundary, self.network, self.gradient_chart, self.layer_stats):
+                view.set_session(session)
+            self.landscape.clear()
+            self.loss_chart.clear(session.history)
+            options = valid_losses(session.n_classes)
+            if self.loss.options != options:
+                self.loss.options = options
+            self.loss.value = session.loss
+            self.classes.visible = self.config.dataset == "blobs" and not self.config.csv
+
+        state.param.watch(followers, "session", onlychanged=False)
+
+    def _on_steps_requested(self, event) -> None:
+        """``state.request_steps(n)`` (the slow step): train n minibatch steps now and show them."""
+        if event.new is not None:
+            self._show(*self._compute_locked(self.session, event.new))
+
+    # ------------------------------------------------------------------ the state, for code
+    @property
+    def session(self) -> Session:
+        """The run the page shows (``state.session``)."""
+        return self.state.session
+
+    @property
+    def playing(self) -> bool:
+        return self.state.playing
+
+    @playing.setter
+    def playing(self, value: bool) -> None:
+        self.state.playing = value
+
+    @property
+    def speed(self) -> str:
+        return self.state.speed
+
+    @speed.setter
+    def speed(self, value: str) -> None:
+        self.state.speed = value
 
     # ------------------------------------------------------------------ running
     def toggle_play(self) -> None:
@@ -532,7 +563,7 @@ class Playground(pn.viewable.Viewer):
 
     def play(self) -> None:
         if self.session.diverged:
-            self.notice.object = error_html("The run diverged: press Reset, and choose a smaller learning rate.")
+            self.state.notice = error_html("The run diverged: press Reset, and choose a smaller learning rate.")
             return
         self.playing = True
         self.play_button.label = "Pause"
@@ -555,42 +586,42 @@ class Playground(pn.viewable.Viewer):
         trained), and one that has is shown now, so that the page shows where training
         stopped before it reads Play. That waits at most for the rest of one frame's
         training; the frame's own :meth:`_run_frame` then finds it stale."""
-        for job in (self._in_flight, self._ahead):
-            if job is None:
-                continue
-            future, session, generation = job[:3]
-            if future.cancel() or (session, generation) != (self.session, self._generation):
+        state = self.state
+        for job in (state.in_flight, state.ahead):
+            if job is None or job.future.cancel() or not state.is_current(job):
                 continue
             try:
-                self._show(*future.result())
+                self._show(*job.future.result())
             except Exception:  # noqa: BLE001 - a failed frame is not shown; pausing goes on
                 logging.getLogger(__name__).exception("a frame in flight at Pause failed")
-        self._in_flight = self._ahead = None
-        self._generation += 1
+        state.in_flight = state.ahead = None
+        state.make_stale()
 
     def close(self) -> None:
         """The tab is gone: stop training callbacks and draw nothing more (its models are
         being taken apart: a frame trained ahead or still in flight is dropped)."""
-        self._generation += 1  # a frame in flight is stale when it returns
-        for job in (self._in_flight, self._ahead):
+        state = self.state
+        state.make_stale()  # a frame in flight is stale when it returns
+        for job in (state.in_flight, state.ahead):
             if job is not None:
-                job[0].cancel()  # not trained at all if it has not started
-        self._in_flight = self._ahead = None
-        self.playing = False
+                job.future.cancel()  # not trained at all if it has not started
+        state.in_flight = state.ahead = None
+        state.playing = False
         self._pacer.stop()
 
     def reset(self) -> None:
         """Stop; new weights, epoch 0, same settings."""
         self.pause()
-        self._generation += 1
-        self._resets = getattr(self, "_resets", 0) + 1
-        with self._session_lock:
-            self.session.reset(reseed=self._resets)
+        state = self.state
+        state.make_stale()
+        state.resets += 1
+        with state.session_lock:
+            state.session.reset(reseed=state.resets)
         with pn.io.unlocked():  # in one message with the first frame: see _show
             self.loss_chart.clear()
             self.landscape.clear()
             self.gradient_chart.set_session(self.session)
-            self.notice.object = ""
+            self.state.notice = ""
             self._show(self.session.frame(boundary=True, gradient=True),
                        (self.session.neuron_maps(), self.session.unit_fractions()))
 
@@ -600,20 +631,26 @@ class Playground(pn.viewable.Viewer):
         return RunConfig.frame_steps(wanted, self.config.batch_size, self.session.spec.layout().size)
 
     @staticmethod
-    def _compute(session: Session, n_steps: int, secondary: bool = True):
+    def _compute(session: Session, n_steps: int, secondary: bool = True, settings=None):
         """Train, then gather what the views show (in a worker thread while playing).
 
         ``secondary``: also what the diagram and gradient views need (the gradient, the
-        neuron maps, the unit fractions); without it the extras are None.
+        neuron maps, the unit fractions); without it the extras are None. ``settings``:
+        Session.training_settings() taken on the event loop (default: taken now).
         """
-        frame = session.advance(n_steps, boundary=True, gradient=secondary)
+        frame = session.advance(n_steps, boundary=True, gradient=secondary, settings=settings)
         return frame, (session.neuron_maps(), session.unit_fractions()) if secondary else None
 
-    def _compute_locked(self, session: Session, n_steps: int, secondary: bool = True):
-        """:meth:`_compute` holding this playground's session lock: a Step or Reset
-        clicked meanwhile waits for it instead of touching the same weights."""
-        with self._session_lock:
-            return self._compute(session, n_steps, secondary)
+    def _compute_locked(self, session: Session, n_steps: int, secondary: bool = True, settings=None):
+        """:meth:`_compute` holding this tab's session lock: a Step or Reset clicked
+        meanwhile waits for it instead of touching the same weights."""
+        with self.state.session_lock:
+            return self._compute(session, n_steps, secondary, settings)
+
+    def _submit(self, session: Session, steps: int, secondary: bool) -> FrameJob:
+        """Send a frame's training to the pool, with the settings as they are now."""
+        future = _EXECUTOR.submit(self._compute_locked, session, steps, secondary, session.training_settings())
+        return FrameJob(future, session, self.state.generation, steps, secondary)
 
     async def _run_frame(self) -> None:
         """Train the next frame (or take the one trained ahead) and send it; the pacer
@@ -627,24 +664,24 @@ class Playground(pn.viewable.Viewer):
         if not sessions.page_connected():
             await self._scheduler.locked(self.pause)  # the tab is gone: stop now, not when the session expires
             return
-        session, generation = self.session, self._generation
+        state = self.state
+        session, generation = state.session, state.generation
         number = self._pacer.frames_sent + 1
         secondary, chart = self._frame_kind(number)
         steps = self._steps_per_frame()
-        ahead, self._ahead = self._ahead, None
+        ahead, state.ahead = state.ahead, None
         job = None
         try:
-            if ahead is not None and ahead[1:] != (session, generation, steps, secondary):
-                job, self._in_flight = ahead[0], ahead[:3]
-                await asyncio.wrap_future(job)  # computed for other settings: let it end
+            if ahead is not None and not ahead.trained_for(session, generation, steps, secondary):
+                job = state.in_flight = ahead
+                await asyncio.wrap_future(job.future)  # computed for other settings: let it end
                 ahead = None
-                if generation != self._generation or not self.playing:
+                if generation != state.generation or not state.playing:
                     return  # paused (which showed it), or reset, meanwhile
-            job = ahead[0] if ahead else _EXECUTOR.submit(self._compute_locked, session, steps, secondary)
-            self._in_flight = (job, session, generation)  # until shown: see _finish_frames_in_flight
-            frame, extras = await asyncio.wrap_future(job)
+            job = state.in_flight = ahead or self._submit(session, steps, secondary)  # until shown
+            frame, extras = await asyncio.wrap_future(job.future)
         except asyncio.CancelledError:
-            if job is not None and job.cancelled():
+            if job is not None and job.future.cancelled():
                 return  # dropped by Pause before it started: nothing was trained
             raise
         except Exception:  # noqa: BLE001 - a failure stops this session's training, and no other
@@ -656,21 +693,20 @@ class Playground(pn.viewable.Viewer):
     def _show_trained(self, frame, extras, chart: bool, session: Session, generation: int, number: int) -> None:
         """:meth:`_run_frame`'s end, under the document's lock: show the frame unless it is
         stale, and start training the next one while the page draws this one."""
-        self._in_flight = None
-        if session is not self.session or generation != self._generation:
+        state = self.state
+        state.in_flight = None
+        if session is not state.session or generation != state.generation:
             return  # the network changed, it was reset, or Pause showed it already
         self._show(frame, extras, chart=chart)
-        if self.playing:  # train the next frame while the page draws this one
-            secondary, steps = self._frame_kind(number + 1)[0], self._steps_per_frame()
-            self._ahead = (_EXECUTOR.submit(self._compute_locked, session, steps, secondary),
-                           session, generation, steps, secondary)
+        if state.playing:  # train the next frame while the page draws this one
+            state.ahead = self._submit(session, self._steps_per_frame(), self._frame_kind(number + 1)[0])
         if time.perf_counter() >= self._landscape_due:
             self._refresh_landscape(background=True)
 
     def _stop_after_failure(self) -> None:
-        self._in_flight = None  # failed: nothing to show
+        self.state.in_flight = None  # failed: nothing to show
         self.pause()
-        self.notice.object = error_html("Training stopped: something went wrong in this step (it is in the "
+        self.state.notice = error_html("Training stopped: something went wrong in this step (it is in the "
                                         "server's log). Press Reset to start again.")
 
     @staticmethod
@@ -715,7 +751,7 @@ class Playground(pn.viewable.Viewer):
             self.pause()
         if self.session.diverged:
             return
-        self._generation += 1  # a frame still in flight from Play is stale now
+        self.state.make_stale()  # a frame still in flight from Play is stale now
         frame, extras = self._compute_locked(self.session, self.session.steps_per_epoch)
         self._show(frame, extras)
         self._refresh_landscape()
@@ -763,7 +799,7 @@ class Playground(pn.viewable.Viewer):
             self.layer_stats.show(frame, fractions, draw=on_page)
         if frame.diverged:
             self.pause()
-            self.notice.object = error_html(frame.message)
+            self.state.notice = error_html(frame.message)
 
     @staticmethod
     def _loss_text(frame) -> str:

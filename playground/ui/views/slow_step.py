@@ -26,7 +26,6 @@ or shown), each batch of them inside one ``pn.io.unlocked()`` block.
 from __future__ import annotations
 
 import math
-from typing import Callable
 
 import numpy as np
 import panel as pn
@@ -35,6 +34,7 @@ import param
 from kernels.rules import UPDATE_FORMULAS
 from playground.core import slow_step_numbers as slowstep
 from playground.core.session import Session
+from playground.ui.tab_state import TabState
 from playground.core.slow_step_numbers import OUTPUT_ERROR_FORMULAS, SlowStepData, SlowStepRefused
 from playground.ui.views.boundary import BoundaryView
 from playground.ui.views.network import NetworkDiagram, _edge_style
@@ -98,20 +98,18 @@ def point_sizes(point_losses: np.ndarray) -> np.ndarray:
 class SlowStep(pn.viewable.Viewer):
     """The Slow step control and its panel; see the module's docstring.
 
-    ``session``: returns the playground's current session; ``pause``: stops training;
-    ``lock``: held while the session's numbers are read; ``advance(n)``: trains ``n``
-    minibatch steps (0: none) with the playground's kernels and draws the frame;
-    ``cancel_on``: buttons (Step, Play, Reset) whose click cancels a slow step.
+    ``state``: the tab's TabState: its session (and the lock held while the session's
+    numbers are read); the slow step triggers its ``pause`` and asks it to train a step
+    (``request_steps``); Play, Step, Reset and a new session leave a half-done slow step.
     """
 
     auto = param.Boolean(default=False, doc="go on to the next phase by itself")
     seconds_per_phase = param.Number(default=2.0, bounds=(0.3, 8.0), doc="time on each phase when automatic")
 
-    def __init__(self, network: NetworkDiagram, boundary: BoundaryView, session: Callable[[], Session],
-                 pause: Callable[[], None], lock, advance: Callable[[int], None], cancel_on=(), **params):
+    def __init__(self, network: NetworkDiagram, boundary: BoundaryView, state: TabState, **params):
         super().__init__(**params)
-        self._network, self._boundary = network, boundary
-        self._get_session, self._pause, self._lock, self._advance = session, pause, lock, advance
+        self._network, self._boundary, self._state = network, boundary, state
+        self._lock = state.session_lock
         self.button = pn.widgets.Button(label="Slow step", width=90,
                                         description="One minibatch step in four phases: forward, loss, backward, update")
         self.back_button = pn.widgets.Button(label="Back", width=64, disabled=True)
@@ -122,8 +120,8 @@ class SlowStep(pn.viewable.Viewer):
         self.next_button.on_click(lambda event: self.next())
         self.back_button.on_click(lambda event: self.back())
         self.cancel_button.on_click(lambda event: self.cancel())
-        for button in cancel_on:
-            button.on_click(lambda event: self.cancel())
+        state.param.watch(lambda event: self.cancel(), ["play", "step", "reset"])
+        state.param.watch(lambda event: self.cancel(), "session", onlychanged=False)
         self.caption = Readout(name="slow_step_caption", html=IDLE_TEXT, width=CAPTION_WIDTH, height=60,
                                margin=(4, 5), stylesheets=[CAPTION_CSS])
         # A minimum height: the page below jumps less from phase to phase.
@@ -168,9 +166,9 @@ class SlowStep(pn.viewable.Viewer):
     # ------------------------------------------------------------------ actions
     def start(self) -> None:
         """Pause training and show the first phase of the next step."""
-        self._pause()
+        self._state.param.trigger("pause")
         self._stop_timers()
-        session = self._get_session()
+        session = self._state.session
         point = self._chosen_point(session)
         try:
             with self._lock:
@@ -179,7 +177,7 @@ class SlowStep(pn.viewable.Viewer):
             self.cancel(message=error_html(err))
             return
         # A frame still in flight when training was paused is dropped: draw the network as it is.
-        self._advance(0)
+        self._state.request_steps(0)
         self._boundary_changed = False
         self._session, self._data = session, data
         self._phases, self._index = phase_list(session.spec.n_layers), 0
@@ -214,7 +212,7 @@ class SlowStep(pn.viewable.Viewer):
             if was_shown:
                 self._network.set_overlay()
                 self._boundary.set_point_style()
-            self._boundary.highlight_point(self._chosen_point(self._get_session()))
+            self._boundary.highlight_point(self._chosen_point(self._state.session))
             self._restore_boundary()
             self.caption.set(html=message or IDLE_TEXT)
             self.detail.object = ""
@@ -223,16 +221,16 @@ class SlowStep(pn.viewable.Viewer):
 
     def choose_point(self, index: int) -> None:
         """Follow training point ``index`` (a row of ``Session.X_train``), now and in later slow steps."""
-        self._point, self._point_session = index, self._get_session()
+        self._point, self._point_session = index, self._state.session
         if self.active:
             session = self._session
-            if self._get_session() is session and session.step == self._data.step_before and not session.diverged:
+            if self._state.session is session and session.step == self._data.step_before and not session.diverged:
                 with self._lock:
                     self._data = slowstep.compute(session, index)
                 self._render()
                 return
             self.cancel()
-        session = self._get_session()
+        session = self._state.session
         with pn.io.unlocked():
             self._boundary.highlight_point(index)
             if 0 <= index < len(session.X_train):
@@ -251,7 +249,7 @@ class SlowStep(pn.viewable.Viewer):
         optimizer or regularization settings changed, the phase is shown again with the
         new numbers (False: the click that noticed it does nothing more); when the network
         moved on, the slow step is cancelled (False)."""
-        session, data = self._get_session(), self._data
+        session, data = self._state.session, self._data
         if session is not self._session or session.step != data.step_before or session.diverged:
             self.cancel(message="The network changed since the slow step began, so it was left. "
                                 "Press <b>Slow step</b> to start again.")
@@ -271,7 +269,7 @@ class SlowStep(pn.viewable.Viewer):
             if not data.is_current(session):
                 self.cancel(message="The network changed since the slow step began, so it was left.")
                 return
-        self._advance(1)
+        self._state.request_steps(1)
         applied = session.backend.get_params()
         scale = max(float(np.abs(data.update.after).max()), 1e-300)
         self._mismatch = float(np.abs(applied - data.update.after).max() / scale)
@@ -289,7 +287,7 @@ class SlowStep(pn.viewable.Viewer):
         """Put the network's own boundary back after a morph that was not applied."""
         if self._boundary_changed:
             self._boundary_changed = False
-            self._boundary.update(self._get_session().boundary())
+            self._boundary.update(self._state.session.boundary())
 
     @staticmethod
     def _served() -> bool:
