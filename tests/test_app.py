@@ -30,7 +30,7 @@ def test_first_frame_shows_the_untrained_network(app):
 def test_step_trains_one_epoch_and_updates_every_view(app):
     before_image, before_widths = image(app), list(app.network.edges.data["width"])
     before_loss = app.session.last_frame.train_loss
-    app._step_once()
+    app.loop.step_once()
     assert app.session.epoch == 1
     assert "000,001" in app.epoch_div.html
     assert app.session.last_frame.train_loss < before_loss
@@ -40,7 +40,7 @@ def test_step_trains_one_epoch_and_updates_every_view(app):
 
 
 def test_learning_rate_changes_live_without_reset(app):
-    app._step_once()
+    app.loop.step_once()
     app.learning_rate.value = 0.3
     assert app.config.learning_rate == 0.3
     assert app.session.epoch == 1  # no reset
@@ -48,7 +48,7 @@ def test_learning_rate_changes_live_without_reset(app):
 
 
 def test_structural_change_resets_with_a_notice(app):
-    app._step_once()
+    app.loop.step_once()
     app.network.change_neurons(0, +1)
     assert app.session.spec.layer_sizes == (2, 5, 2, 1)
     assert app.session.epoch == 0
@@ -109,8 +109,8 @@ def test_divergence_stops_and_explains(app):
     app.learning_rate.value = 10.0
     app.play()
     for _ in range(20):
-        frame, maps = app._compute(app.session, app.session.steps_per_epoch)
-        app._show(frame, maps)
+        frame, maps = app.loop.compute(app.session, app.session.steps_per_epoch)
+        app.loop.show(frame, maps)
         if frame.diverged:
             break
     assert frame.diverged
@@ -131,7 +131,7 @@ def test_play_pause_labels(app):
 
 def test_reset_draws_new_weights_at_epoch_zero(app):
     first = app.session.backend.get_params()
-    app._step_once()
+    app.loop.step_once()
     app.reset()
     assert app.session.epoch == 0
     assert not np.array_equal(app.session.backend.get_params(), first)  # new weights
@@ -139,7 +139,7 @@ def test_reset_draws_new_weights_at_epoch_zero(app):
 
 
 def test_discretize_and_test_points(app):
-    app._step_once()
+    app.loop.step_once()
     app.boundary.discretize = True
     levels = np.unique(image(app))
     assert set(levels) <= {0, 255}
@@ -152,13 +152,13 @@ def test_discretize_and_test_points(app):
 def test_sessions_are_independent():
     a, b = Playground(), Playground()
     a.network.add_layer()
-    a._step_once()
+    a.loop.step_once()
     assert b.session.spec.layer_sizes == (2, 4, 2, 1) and b.session.epoch == 0
     assert a.config is not b.config
 
 
 def test_a_lesson_sets_everything_up_and_explains(app):
-    app._step_once()
+    app.loop.step_once()
     app.lesson.value = "Vanishing gradients"
     assert app.session.spec.activations == ("sigmoid",) * 6 and app.session.epoch == 0
     assert app.learning_rate.value == 0.1 and app.config.optimizer == "sgd"
@@ -168,7 +168,7 @@ def test_a_lesson_sets_everything_up_and_explains(app):
 
 def test_descent_path_on_the_loss_landscape(app):
     for _ in range(3):
-        app._step_once()
+        app.loop.step_once()
     path = app.landscape.path.data
     assert len(path["x"]) == 4  # the untrained point and three epochs
     # the newest point is the plane's origin, and the contours cover the path
@@ -182,7 +182,7 @@ def test_landscape_loss_matches_the_session_at_the_plane_origin(app):
     from playground.core.landscape import landscape
 
     for _ in range(2):
-        app._step_once()
+        app.loop.step_once()
     result = landscape(app.session, np.array(app.landscape.trajectory), resolution=5)
     # the origin (grid centre is not guaranteed) -- evaluate the nearest grid point exactly
     i = int(np.argmin(np.abs(result.ys)))
@@ -196,7 +196,7 @@ def test_landscape_loss_matches_the_session_at_the_plane_origin(app):
 
 def test_layer_statistics_follow_the_chosen_layer(app):
     app.lesson.value = "Vanishing gradients"
-    app._step_once()
+    app.loop.step_once()
     stats = app.layer_stats
     assert stats.param.layer.objects == [f"layer {i}" for i in range(1, 7)] + ["output"]
     assert sum(stats.weights.data["top"]) == 2 * 8  # layer 1: 2 inputs x 8 units
@@ -214,7 +214,7 @@ def test_closed_layer_histograms_are_updated_in_place_for_when_their_tab_opens(a
     stats = app.layer_stats
     events = []
     stats.weights.on_change("data", lambda attr, old, new: events.append(attr))
-    app._step_once()
+    app.loop.step_once()
     frame, fractions = stats._last
     weights = app.session.spec.layout().weights(app.session.last_frame.params, 0).ravel()
     stats.weights.data.update(left=[], right=[], top=[])  # a stale first draw
@@ -248,7 +248,7 @@ def test_the_setup_round_trips_through_the_query():
 def test_export_then_import_continues_at_the_same_epoch_and_weights():
     source = Playground(query={"dataset": "spiral", "hidden": "5,3", "optimizer": "rmsprop", "alpha": "0.9"})
     for _ in range(3):
-        source._step_once()
+        source.loop.step_once()
     exported = source.export_session().getvalue().encode()
     target = Playground()
     target.import_session(exported)
@@ -258,13 +258,13 @@ def test_export_then_import_continues_at_the_same_epoch_and_weights():
     assert target.hyper_widgets["alpha"].value == 0.9
     assert "continuing at epoch 3" in target.notice.object
     assert len(target.loss_chart.source.data["epoch"]) == 4
-    source._step_once()
-    target._step_once()
+    source.loop.step_once()
+    target.loop.step_once()
     np.testing.assert_array_equal(target.session.backend.get_params(), source.session.backend.get_params())
 
 
 def test_a_bad_import_changes_nothing(app):
-    app._step_once()
+    app.loop.step_once()
     before = app.session
     app.import_session(b"{not json")
     assert app.session is before and "Import failed" in app.notice.object
@@ -273,7 +273,7 @@ def test_a_bad_import_changes_nothing(app):
 
 
 def test_loss_history_downloads_as_csv(app):
-    app._step_once()
+    app.loop.step_once()
     lines = app.history_csv().getvalue().strip().splitlines()
     assert lines[0] == "epoch,train_loss,test_loss" and len(lines) == 3
     assert float(lines[-1].split(",")[0]) == 1.0
@@ -301,8 +301,8 @@ def test_embed_layout_shows_only_the_chosen_panels():
 
 def test_steps_per_second_restarts_after_a_reset(app):
     app._rate_window = (0.0, 0)  # as if a second of training had passed
-    app._step_once()
-    app._step_once()
+    app.loop.step_once()
+    app.loop.step_once()
     assert app.steps_per_second > 0
     app.reset()
     assert app.steps_per_second == 0 and "-" not in app.status_div.html.split("steps/s")[0]
@@ -345,14 +345,14 @@ def test_a_frame_written_to_a_closed_tab_leaves_no_traceback_in_the_log(caplog):
 def test_a_closed_tab_draws_nothing_more(app):
     """A tab closed while a frame was trained ahead: pause would show that frame, close must
     not (the page's models are being taken apart)."""
-    steps, shown = app._steps_per_frame(), app._pacer.frames_sent
+    steps, shown = app.loop.steps_per_frame(), app.loop.pacer.frames_sent
     app.playing = True
-    app.state.ahead = app._submit(app.session, steps, False)
+    app.state.ahead = app.loop.submit(app.session, steps, False)
     app.state.ahead.future.result()
     app.close()
-    assert not app.playing and app.state.ahead is None and app._pacer.frames_sent == shown
+    assert not app.playing and app.state.ahead is None and app.loop.pacer.frames_sent == shown
     app.pause()  # and a later pause has nothing left to show
-    assert app._pacer.frames_sent == shown
+    assert app.loop.pacer.frames_sent == shown
 
 
 def _training_held_up(app, monkeypatch):
@@ -360,14 +360,14 @@ def _training_held_up(app, monkeypatch):
     import threading
 
     release, started = threading.Event(), threading.Event()
-    compute = app._compute_locked
+    compute = app.loop.compute_locked
 
     def held(*args, **kwargs):
         started.set()
         assert release.wait(10), "the test never let the training go on"
         return compute(*args, **kwargs)
 
-    monkeypatch.setattr(app, "_compute_locked", held)
+    monkeypatch.setattr(app.loop, "compute_locked", held)
     return release, started
 
 
@@ -379,19 +379,19 @@ def test_pause_while_a_frame_trains_shows_it_once_then_reads_play(app, monkeypat
     import threading
 
     release, started = _training_held_up(app, monkeypatch)
-    app.playing, shown = True, app._pacer.frames_sent
+    app.playing, shown = True, app.loop.pacer.frames_sent
 
     async def main():
-        frame = asyncio.ensure_future(app._run_frame())
+        frame = asyncio.ensure_future(app.loop.run_frame())
         while not started.is_set():  # the frame is training in the pool
             await asyncio.sleep(0.005)
         threading.Timer(0.05, release.set).start()
         app.pause()  # as a click would, while the frame is in flight
-        assert app._pacer.frames_sent == shown + 1 and app.play_button.label == "Play"
+        assert app.loop.pacer.frames_sent == shown + 1 and app.play_button.label == "Play"
         await frame
 
     asyncio.run(main())
-    assert app._pacer.frames_sent == shown + 1  # not twice
+    assert app.loop.pacer.frames_sent == shown + 1  # not twice
     assert f"{app.session.epoch:07,.0f}</div>" in app.epoch_div.html and app.session.epoch > 0
 
 
@@ -401,15 +401,15 @@ def test_pause_drops_a_frame_whose_training_has_not_started(app, monkeypatch):
     import asyncio
     import threading
 
-    from playground.ui.page import _EXECUTOR
+    from playground.ui.play_loop import EXECUTOR as _EXECUTOR
 
     busy, hold = threading.Event(), threading.Event()
     blockers = [_EXECUTOR.submit(lambda: (busy.set(), hold.wait(10))) for _ in range(_EXECUTOR._max_workers)]
-    step, shown = app.session.step, app._pacer.frames_sent
+    step, shown = app.session.step, app.loop.pacer.frames_sent
     app.playing = True
 
     async def main():
-        frame = asyncio.ensure_future(app._run_frame())
+        frame = asyncio.ensure_future(app.loop.run_frame())
         await asyncio.sleep(0.02)
         assert app.state.in_flight is not None and not app.state.in_flight.future.running()  # queued
         app.pause()
@@ -421,7 +421,7 @@ def test_pause_drops_a_frame_whose_training_has_not_started(app, monkeypatch):
         hold.set()
         for blocker in blockers:
             blocker.result()
-    assert app.session.step == step and app._pacer.frames_sent == shown
+    assert app.session.step == step and app.loop.pacer.frames_sent == shown
     assert app.play_button.label == "Play" and app.state.in_flight is None
 
 
@@ -436,9 +436,9 @@ def test_a_failing_frame_stops_only_its_own_session(monkeypatch, caplog):
     monkeypatch.setattr(broken.session, "advance", fail)
     for pg in (broken, healthy):
         pg.playing = True
-    with caplog.at_level(logging.ERROR, logger="playground.ui.page"):
-        asyncio.run(broken._run_frame())
-        asyncio.run(healthy._run_frame())
+    with caplog.at_level(logging.ERROR, logger="playground.ui.play_loop"):
+        asyncio.run(broken.loop.run_frame())
+        asyncio.run(healthy.loop.run_frame())
     assert not broken.playing and "Training stopped" in broken.notice.object
     assert broken.play_button.label == "Play"
     assert "a kernel failed" in caplog.text  # in the log for whoever runs the server
@@ -453,7 +453,7 @@ def test_a_frame_trains_with_the_settings_of_when_it_was_sent(app, monkeypatch):
     import threading
 
     seen = []
-    compute = app._compute_locked
+    compute = app.loop.compute_locked
     release, started = threading.Event(), threading.Event()
 
     def held(session, steps, secondary, settings):
@@ -462,12 +462,12 @@ def test_a_frame_trains_with_the_settings_of_when_it_was_sent(app, monkeypatch):
         seen.append(settings.optimizer.learning_rate)
         return compute(session, steps, secondary, settings)
 
-    monkeypatch.setattr(app, "_compute_locked", held)
+    monkeypatch.setattr(app.loop, "compute_locked", held)
     app.playing = True
     before = app.config.optimizer_settings().learning_rate
 
     async def main():
-        frame = asyncio.ensure_future(app._run_frame())
+        frame = asyncio.ensure_future(app.loop.run_frame())
         while not started.is_set():
             await asyncio.sleep(0.005)
         app.config.learning_rate = 0.3  # as the select would, while the frame trains

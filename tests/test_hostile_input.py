@@ -70,7 +70,7 @@ def test_a_csv_with_huge_numbers_or_too_many_bytes_is_refused(tmp_path, monkeypa
 @pytest.fixture
 def app():
     app = Playground()
-    app._step_once()
+    app.loop.step_once()
     return app
 
 
@@ -111,7 +111,7 @@ def test_a_crafted_session_file_is_refused_and_the_session_goes_on(app, change, 
     app.import_session(_snapshot(app, change))
     assert "Import failed" in app.notice.object and hint in app.notice.object, app.notice.object
     assert _state(app)[:2] == before
-    app._step_once()  # and it still trains
+    app.loop.step_once()  # and it still trains
     assert app.session.step > before[0]
 
 

@@ -10,19 +10,15 @@ Served by ``nn-playground serve`` (playground/server), or ``panel serve playgrou
 """
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import logging
 import math
-import os
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlencode
 
-import numpy as np
 import panel as pn
 import param
 from tornado.iostream import StreamClosedError
@@ -32,23 +28,21 @@ from kernels import BackendUnavailable
 from playground.core.config import HYPERPARAMETERS, ConfigError, RunConfig
 from playground.core.data import DataError, REGRESSION
 from playground import bokeh_compat
-from playground.bokeh_compat import sessions
 from playground.core.json_input import parse_json
 from playground.core.lessons import LESSONS
-from playground.transport.pacing import FramePacer, Scheduler
 from playground.core.session import Session, load_data
 from playground.core.snapshot import MAX_BYTES as MAX_SNAPSHOT_BYTES
 from playground.core.snapshot import SnapshotError, export_session, import_session
 from playground.ui.link import (DEFAULT_EMBED_PANELS, EMBED_PANELS, HIDABLE_CONTROLS, VIEW_PROPS,
                                  decode, encode)
-from playground.ui.tab_state import EPOCHS_PER_FRAME, FrameJob, TabState
+from playground.ui.play_loop import PlayLoop
+from playground.ui.tab_state import TabState
 from playground.ui.views.boundary import BoundaryView
 from playground.ui.views.data_picker import DataPicker
 from playground.transport.frame_channel import FrameChannel
 from playground.ui.views.gradient_chart import GradientNormChart
 from playground.ui.views.landscape_view import LandscapeView
 from playground.ui.views.layer_stats import LayerStats
-from playground.core.landscape import landscape
 from playground.ui.views.loss_chart import LossChart
 from playground.ui.views.network import NetworkDiagram
 from playground.ui.views.readout import Readout
@@ -66,11 +60,6 @@ url.searchParams.set('embed', 'true');
 const snippet = `<iframe src="${url.href}" width="760" height="520" style="border:0"></iframe>`;
 if (navigator.clipboard) { navigator.clipboard.writeText(snippet); }
 """
-# While playing, the browser's drawing is the limit: each frame redraws the readouts and the
-# boundary, odd frames the loss chart, every SECONDARY_EVERY-th (an even one) the diagram,
-# gradient charts and descent path, so that no frame carries everything.
-SECONDARY_EVERY = 4
-LOSS_CHART_EVERY = 2
 DISCONNECTED = ("The connection to the server was lost (the server stopped, or the network dropped): "
                 "reload the page to start again.")
 # The page's side of a lost connection: its Play button can no longer pause anything, so it
@@ -83,7 +72,6 @@ for (const model of cb_obj.all_models) {
   }
 }
 """
-LANDSCAPE_PERIOD_S = 1.0  # redraw the loss contours around the path at most this often
 STATIC = Path(__file__).resolve().parents[2] / "static"  # static/ of a checkout
 # Changing these rebuilds the session (new data or network, epoch 0); the others
 # (optimizer, its hyper-parameters, regularization) take effect on the next step.
@@ -93,8 +81,6 @@ FRIENDLY_NAMES = {"hidden": "the network", "activation": "an activation", "datas
                   "csv": "the data set", "train_ratio": "the training ratio", "features": "the inputs"}
 LEARNING_RATES = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
 REG_RATES = [0.0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0]
-# One shared pool for the training work of every session (a cache, not state):
-# bounded, so a full room cannot start more threads than the machine has cores.
 READOUT_CSS = """
 .label { font-size: 11px; color: #777; text-transform: uppercase; letter-spacing: 1px; }
 .value { font-size: 26px; font-family: monospace; color: #222; }
@@ -102,7 +88,6 @@ READOUT_CSS = """
 .losses b { font-family: monospace; font-size: 15px; }
 .status { font-size: 12px; color: #666; }
 """
-_EXECUTOR = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="train")
 
 
 def valid_losses(n_classes: int) -> list[str]:
@@ -154,11 +139,8 @@ class Playground(pn.viewable.Viewer):
         self.gradient_chart = GradientNormChart()
         self.landscape = LandscapeView()
         self.layer_stats = LayerStats()
-        self._landscape_due = 0.0  # perf_counter time after which the contours are redrawn
-        self._landscape_busy = False
         self._restoring = False  # True while an imported session's settings are applied
         self._resetting_widget = False  # True while a refused hyper-parameter's box is set back
-        self._scheduler = Scheduler()  # the pacer's, set by play(): runs work under the document's lock
         self.network = NetworkDiagram(self.config)
         self.data_picker = DataPicker(self.config)
         self.upload = CsvUpload(self.config)
@@ -166,14 +148,10 @@ class Playground(pn.viewable.Viewer):
         self._build_widgets()
         # Slow step: pauses, shows one step's phases, then trains it like Step (see its module);
         # Step, Play and Reset cancel a half-done one.
-        # What the state's events and requests do here; the slow step (built next) reacts after.
-        state = self.state
-        state.param.watch(lambda e: self.toggle_play(), "play")
-        state.param.watch(lambda e: self.pause(), "pause")
-        state.param.watch(lambda e: self._step_once(), "step")
-        state.param.watch(lambda e: self.reset(), "reset")
-        state.param.watch(self._on_steps_requested, "advance_by")
-        self.slow_step = SlowStep(self.network, self.boundary, state)
+        # The play loop answers the state's events first; the slow step (built next) reacts after.
+        self.loop = PlayLoop(self.state, self.channel, self.landscape, self._draw)
+        self._follow_playing()
+        self.slow_step = SlowStep(self.network, self.boundary, self.state)
         self._follow_the_session()
         self.config.param.watch(self._on_structure_change, list(STRUCTURAL))
         self.config.param.watch(self._on_optimizer_change, ["optimizer"])
@@ -213,8 +191,6 @@ class Playground(pn.viewable.Viewer):
         for view in (self.boundary, self.loss_chart, self.gradient_chart, self.landscape, self.layer_stats,
                      self.network, self.epoch_div, self.loss_div, self.status_div):
             view.writer = self.channel
-        self._pacer = FramePacer(self._run_frame)
-        self.channel.on_drawn(self._pacer.drawn)
         self.notice = pn.pane.HTML(self.state.param.notice, css_classes=["notice"], margin=(0, 10), min_height=24,
                                    stylesheets=[".error { color: #b00020; font-weight: bold; }"],
                                    sizing_mode="stretch_width")
@@ -326,9 +302,9 @@ class Playground(pn.viewable.Viewer):
     def step(self, epochs: int = 1) -> None:
         """Train ``epochs`` epochs from code (a notebook); the views follow."""
         self.pause()
-        frame, extras = self._compute(self.session, max(0, int(epochs)) * self.session.steps_per_epoch)
-        self._show(frame, extras)
-        self._refresh_landscape()
+        frame, extras = self.loop.compute(self.session, max(0, int(epochs)) * self.session.steps_per_epoch)
+        self.loop.show(frame, extras)
+        self.loop.refresh_landscape()
 
     # ------------------------------------------------------------------ settings
     def _set_hyperparameter(self, name: str, value) -> None:
@@ -501,10 +477,10 @@ class Playground(pn.viewable.Viewer):
     def _install_session(self, session: Session, notice: str) -> None:
         """Show ``session`` from now on: the state's watchers (the slow step, the views, the
         controls: see :meth:`_follow_the_session`) follow it, then its first frame."""
-        with pn.io.unlocked():  # the views' changes in one message with the first frame: see _show
+        with pn.io.unlocked():  # the views' changes in one message with the first frame: see PlayLoop.show
             self.state.session = session
             self.state.notice = notice_html(notice)
-            self._show(session.frame(boundary=True, gradient=True), (session.neuron_maps(), session.unit_fractions()))
+            self.loop.show(session.frame(boundary=True, gradient=True), (session.neuron_maps(), session.unit_fractions()))
 
     def _follow_the_session(self) -> None:
         """Wire what follows ``state.session``, in this order (after the slow step, which
@@ -527,10 +503,16 @@ class Playground(pn.viewable.Viewer):
 
         state.param.watch(followers, "session", onlychanged=False)
 
-    def _on_steps_requested(self, event) -> None:
-        """``state.request_steps(n)`` (the slow step): train n minibatch steps now and show them."""
-        if event.new is not None:
-            self._show(*self._compute_locked(self.session, event.new))
+    def _follow_playing(self) -> None:
+        """The Play button reads what a click would do; a new run's steps/s count starts."""
+        def follow(event):
+            self.play_button.label = "Pause" if event.new else "Play"
+            if event.new:
+                self._rate_window = (time.perf_counter(), self.session.step)
+
+        self.state.param.watch(follow, "playing")
+        self.state.param.watch(lambda e: (self.loss_chart.clear(), self.gradient_chart.set_session(self.session)),
+                               "resets")
 
     # ------------------------------------------------------------------ the state, for code
     @property
@@ -554,226 +536,25 @@ class Playground(pn.viewable.Viewer):
     def speed(self, value: str) -> None:
         self.state.speed = value
 
-    # ------------------------------------------------------------------ running
+    # ------------------------------------------------------------------ for code (a notebook, the tests)
     def toggle_play(self) -> None:
-        if self.playing:
-            self.pause()
-        else:
-            self.play()
+        self.loop.toggle_play()
 
     def play(self) -> None:
-        if self.session.diverged:
-            self.state.notice = error_html("The run diverged: press Reset, and choose a smaller learning rate.")
-            return
-        self.playing = True
-        self.play_button.label = "Pause"
-        self._rate_window = (time.perf_counter(), self.session.step)
-        self._scheduler = Scheduler(pn.state.curdoc)
-        self._pacer.start(self._scheduler)
+        self.loop.play()
 
     def pause(self) -> None:
-        was_playing = self.playing
-        self.playing = False
-        self.play_button.label = "Play"
-        self._pacer.stop()
-        self._finish_frames_in_flight()
-        if was_playing:
-            self._refresh_landscape()  # the contours around where training stopped
-
-    def _finish_frames_in_flight(self) -> None:
-        """Pause with a frame still training (sent off by :meth:`_run_frame`, or trained
-        ahead while the page drew): one that has not started is dropped (nothing was
-        trained), and one that has is shown now, so that the page shows where training
-        stopped before it reads Play. That waits at most for the rest of one frame's
-        training; the frame's own :meth:`_run_frame` then finds it stale."""
-        state = self.state
-        for job in (state.in_flight, state.ahead):
-            if job is None or job.future.cancel() or not state.is_current(job):
-                continue
-            try:
-                self._show(*job.future.result())
-            except Exception:  # noqa: BLE001 - a failed frame is not shown; pausing goes on
-                logging.getLogger(__name__).exception("a frame in flight at Pause failed")
-        state.in_flight = state.ahead = None
-        state.make_stale()
-
-    def close(self) -> None:
-        """The tab is gone: stop training callbacks and draw nothing more (its models are
-        being taken apart: a frame trained ahead or still in flight is dropped)."""
-        state = self.state
-        state.make_stale()  # a frame in flight is stale when it returns
-        for job in (state.in_flight, state.ahead):
-            if job is not None:
-                job.future.cancel()  # not trained at all if it has not started
-        state.in_flight = state.ahead = None
-        state.playing = False
-        self._pacer.stop()
+        self.loop.pause()
 
     def reset(self) -> None:
         """Stop; new weights, epoch 0, same settings."""
-        self.pause()
-        state = self.state
-        state.make_stale()
-        state.resets += 1
-        with state.session_lock:
-            state.session.reset(reseed=state.resets)
-        with pn.io.unlocked():  # in one message with the first frame: see _show
-            self.loss_chart.clear()
-            self.landscape.clear()
-            self.gradient_chart.set_session(self.session)
-            self.state.notice = ""
-            self._show(self.session.frame(boundary=True, gradient=True),
-                       (self.session.neuron_maps(), self.session.unit_fractions()))
+        self.loop.reset()
 
-    def _steps_per_frame(self) -> int:
-        wanted = max(1, round(EPOCHS_PER_FRAME[self.speed] * self.session.steps_per_epoch))
-        # bounded work: a heavy setting trains fewer steps a frame (RunConfig.frame_steps)
-        return RunConfig.frame_steps(wanted, self.config.batch_size, self.session.spec.layout().size)
-
-    @staticmethod
-    def _compute(session: Session, n_steps: int, secondary: bool = True, settings=None):
-        """Train, then gather what the views show (in a worker thread while playing).
-
-        ``secondary``: also what the diagram and gradient views need (the gradient, the
-        neuron maps, the unit fractions); without it the extras are None. ``settings``:
-        Session.training_settings() taken on the event loop (default: taken now).
-        """
-        frame = session.advance(n_steps, boundary=True, gradient=secondary, settings=settings)
-        return frame, (session.neuron_maps(), session.unit_fractions()) if secondary else None
-
-    def _compute_locked(self, session: Session, n_steps: int, secondary: bool = True, settings=None):
-        """:meth:`_compute` holding this tab's session lock: a Step or Reset clicked
-        meanwhile waits for it instead of touching the same weights."""
-        with self.state.session_lock:
-            return self._compute(session, n_steps, secondary, settings)
-
-    def _submit(self, session: Session, steps: int, secondary: bool) -> FrameJob:
-        """Send a frame's training to the pool, with the settings as they are now."""
-        future = _EXECUTOR.submit(self._compute_locked, session, steps, secondary, session.training_settings())
-        return FrameJob(future, session, self.state.generation, steps, secondary)
-
-    async def _run_frame(self) -> None:
-        """Train the next frame (or take the one trained ahead) and send it; the pacer
-        (playground.transport.pacing) calls this while playing, when the page is ready for it.
-
-        It holds the document's lock only to show the frame, not while the frame trains
-        (in a pool shared by the whole room, it may wait there): a click meanwhile is
-        answered at once. Pause shows or drops the frame in flight (see
-        :meth:`_finish_frames_in_flight`), after which this one finds it stale.
-        """
-        if not sessions.page_connected():
-            await self._scheduler.locked(self.pause)  # the tab is gone: stop now, not when the session expires
-            return
-        state = self.state
-        session, generation = state.session, state.generation
-        number = self._pacer.frames_sent + 1
-        secondary, chart = self._frame_kind(number)
-        steps = self._steps_per_frame()
-        ahead, state.ahead = state.ahead, None
-        job = None
-        try:
-            if ahead is not None and not ahead.trained_for(session, generation, steps, secondary):
-                job = state.in_flight = ahead
-                await asyncio.wrap_future(job.future)  # computed for other settings: let it end
-                ahead = None
-                if generation != state.generation or not state.playing:
-                    return  # paused (which showed it), or reset, meanwhile
-            job = state.in_flight = ahead or self._submit(session, steps, secondary)  # until shown
-            frame, extras = await asyncio.wrap_future(job.future)
-        except asyncio.CancelledError:
-            if job is not None and job.future.cancelled():
-                return  # dropped by Pause before it started: nothing was trained
-            raise
-        except Exception:  # noqa: BLE001 - a failure stops this session's training, and no other
-            logging.getLogger(__name__).exception("training a frame failed")
-            await self._scheduler.locked(self._stop_after_failure)
-            return
-        await self._scheduler.locked(lambda: self._show_trained(frame, extras, chart, session, generation, number))
-
-    def _show_trained(self, frame, extras, chart: bool, session: Session, generation: int, number: int) -> None:
-        """:meth:`_run_frame`'s end, under the document's lock: show the frame unless it is
-        stale, and start training the next one while the page draws this one."""
-        state = self.state
-        state.in_flight = None
-        if session is not state.session or generation != state.generation:
-            return  # the network changed, it was reset, or Pause showed it already
-        self._show(frame, extras, chart=chart)
-        if state.playing:  # train the next frame while the page draws this one
-            state.ahead = self._submit(session, self._steps_per_frame(), self._frame_kind(number + 1)[0])
-        if time.perf_counter() >= self._landscape_due:
-            self._refresh_landscape(background=True)
-
-    def _stop_after_failure(self) -> None:
-        self.state.in_flight = None  # failed: nothing to show
-        self.pause()
-        self.state.notice = error_html("Training stopped: something went wrong in this step (it is in the "
-                                        "server's log). Press Reset to start again.")
-
-    @staticmethod
-    def _frame_kind(number: int) -> tuple[bool, bool]:
-        """(redraw the secondary pictures, redraw the loss chart) for frame ``number``."""
-        return number % SECONDARY_EVERY == 0, number % LOSS_CHART_EVERY == 1
-
-    def _refresh_landscape(self, background: bool = False) -> None:
-        """Recompute the loss contours around the path: in a worker while training, so
-        the frame rate does not stall, and at most once a second."""
-        if self._landscape_busy or len(self.landscape.trajectory) < 2:
-            return
-        if background and self.landscape.figure.document is None:
-            return  # its tab was never opened: the dearest view (half a room's CPU), for no one
-        session, trajectory = self.session, np.array(self.landscape.trajectory)
-        self._landscape_due = time.perf_counter() + LANDSCAPE_PERIOD_S
-        if not background:
-            self._show_landscape(landscape(session, trajectory))
-            return
-        self._landscape_busy = True
-        doc = pn.state.curdoc
-        future = asyncio.get_running_loop().run_in_executor(_EXECUTOR, landscape, session, trajectory)
-
-        def done(future):
-            self._landscape_busy = False
-            if future.cancelled() or future.exception() is not None or session is not self.session:
-                return
-            result = future.result()
-            if doc is not None and doc.session_context is not None:
-                doc.add_next_tick_callback(lambda: self._show_landscape(result))  # under the doc lock
-            else:
-                self._show_landscape(result)
-
-        future.add_done_callback(done)
-
-    def _show_landscape(self, result) -> None:
-        with pn.io.unlocked():  # in order with the frames' path points: see _show
-            self.landscape.show(result)
-
-    def _step_once(self) -> None:
-        if self.playing:
-            self.pause()
-        if self.session.diverged:
-            return
-        self.state.make_stale()  # a frame still in flight from Play is stale now
-        frame, extras = self._compute_locked(self.session, self.session.steps_per_epoch)
-        self._show(frame, extras)
-        self._refresh_landscape()
+    def close(self) -> None:
+        """The tab is gone: stop training and draw nothing more."""
+        self.loop.close()
 
     # ------------------------------------------------------------------ drawing
-    def _show(self, frame, extras, chart: bool = True) -> None:
-        """Draw a frame; ``extras`` = (neuron maps, (saturated, dead) fractions), or None
-        to leave the secondary pictures as they are; ``chart=False`` keeps the loss chart's
-        new point for the next frame that redraws it.
-
-        The views' changes during a frame go to the page as one change of the frame
-        channel (views/frame_channel.py), numbered for the pacing. All of the frame's
-        Bokeh events leave as one websocket message (``pn.io.unlocked``): Bokeh would send
-        one per change. The frame pacing is the backpressure that this removes. Changes
-        that must arrive in order with a frame (clearing a chart, then its first point) go
-        in the same ``unlocked`` block: Bokeh's own messages are written later than these
-        and could arrive after them.
-        """
-        number = self._pacer.sent()
-        with pn.io.unlocked(), self.channel.batch(number, ack=self._pacer.wants_ack(number)):
-            self._draw(frame, extras, chart)
-
     def _draw(self, frame, extras, chart: bool) -> None:
         now = time.perf_counter()
         started, first_step = self._rate_window
@@ -818,7 +599,7 @@ class Playground(pn.viewable.Viewer):
 
 class _ClosedPageWrites(logging.Filter):
     """Drops asyncio's "Task exception was never retrieved" for a frame written to a tab
-    that closed meanwhile (see Playground._show: Panel writes those messages itself and
+    that closed meanwhile (see PlayLoop.show: Panel writes those messages itself and
     does not collect the failure). A gone tab is normal, not an error for the server log."""
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -869,7 +650,7 @@ def create_app(stylesheet_url: str | None = None) -> pn.viewable.Viewable:
 
 def show_stopped_when_disconnected(doc) -> None:
     """When the page's websocket closes, the page's Play button reads Play and is greyed out
-    (the server pauses that run at its next frame, see :meth:`Playground._run_frame`)."""
+    (the server pauses that run at its next frame, see :meth:`PlayLoop.run_frame`)."""
     from bokeh.models import CustomJS
 
     doc.js_on_event("connection_lost", CustomJS(code=SHOW_STOPPED_JS))
