@@ -57,6 +57,9 @@ def test_a_bad_link_value_is_named_and_the_rest_applies():
 def test_hidden_controls_are_left_out_of_the_page():
     pg = Playground(query={"hide": "optimizer,lesson,data,save"})
     assert not pg.optimizer.visible and not pg.lesson.visible
+    assert not any(w.visible for w in pg.hyper_widgets.values())  # the optimizer's own boxes go with it
+    pg.config.optimizer = "sgd"
+    assert not any(w.visible for w in pg.hyper_widgets.values())
     assert not pg.data_picker.__panel__().visible and not pg.export_button.visible and not pg.import_input.visible
     assert pg.learning_rate.visible and pg.loss.visible  # only what the link named
     shown = Playground()

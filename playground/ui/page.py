@@ -352,7 +352,7 @@ class Playground(pn.viewable.Viewer):
         own = self.config.own_hyperparameters()
         settings = self.config.optimizer_settings()
         for name, widget in self.hyper_widgets.items():
-            widget.visible = name in own
+            widget.visible = name in own and "optimizer" not in self.hidden  # hidden with it
             if name in own and name != "weight_decay":
                 widget.value = getattr(settings, name)
             elif name == "weight_decay":
@@ -373,7 +373,8 @@ class Playground(pn.viewable.Viewer):
     def _hide_controls(self) -> None:
         """Leave out the controls that the link's ``hide`` names (a lesson's page, a course's)."""
         controls = {
-            "learning_rate": [self.learning_rate], "optimizer": [self.optimizer], "loss": [self.loss],
+            "learning_rate": [self.learning_rate], "optimizer": [self.optimizer, *self.hyper_widgets.values()],
+            "loss": [self.loss],
             "regularization": [self.regularization], "reg_rate": [self.reg_rate], "speed": [self.speed_select],
             "lesson": [self.lesson], "noise": [self.noise], "train_ratio": [self.train_ratio],
             "batch_size": [self.batch_size], "seed": [self.seed, self.regenerate],
