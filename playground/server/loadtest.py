@@ -5,7 +5,7 @@ memory are measured apart from the clients'). N lightweight clients in this proc
 behave like a browser tab, speaking Bokeh's websocket protocol directly (no browser, no
 document model): load the page (an HTTP GET creates the session), pull the document, press
 Play (the Play button's click event), say READY on the socket as the page's frame channel
-does (frames then come as frame messages, see views/frame_socket.py), and acknowledge the
+does (frames then come as frame messages, see transport/frame_socket.py), and acknowledge the
 frames the server asks it to, as the page does (the server sends a page no more frames than
 it has drawn). Reported: frames per second of each session over T seconds,
 the server's CPU milliseconds per frame, and its memory before the room came, while it
@@ -297,7 +297,7 @@ class PageClient:
                 self.closed_by_server = not self.closed
                 return
             header, content = message
-            if header == "frame":  # a frame message (views/frame_socket.py)
+            if header == "frame":  # a frame message (transport/frame_socket.py)
                 self.frame_messages += 1
                 await self._received(content["frame"], content["ack"], DRAWN + str(content["frame"]))
                 continue

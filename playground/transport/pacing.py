@@ -182,7 +182,7 @@ class FramePacer:
         self._schedule()
 
     def stop(self) -> None:
-        """Pause (the app shows or drops a frame still training: Playground._finish_frames_in_flight)."""
+        """Pause (the app shows or drops a frame still training: PlayLoop.finish_frames_in_flight)."""
         self.running = False
         self._cancel_pending()
 

@@ -185,7 +185,7 @@ class Playground(pn.viewable.Viewer):
         self.loss_div = Readout(name="loss_readout", width=330, height=72, stylesheets=[READOUT_CSS])
         self.status_div = Readout(name="status_readout", width=330, height=22, stylesheets=[READOUT_CSS])
         # A frame's changes to every picture reach the page as one change of the channel
-        # (views/frame_channel.py). Pacing (playground.transport.pacing): the channel numbers each frame
+        # (transport/frame_channel.py). Pacing (playground.transport.pacing): the channel numbers each frame
         # sent, the page echoes the number once it has painted it; a slow page gets fewer.
         self.channel = FrameChannel(name="frame_channel")
         for view in (self.boundary, self.loss_chart, self.gradient_chart, self.landscape, self.layer_stats,

@@ -98,7 +98,7 @@ class Appearance(pn.viewable.Viewer):
         pg = self._playground
         if pg is None:
             return
-        with pn.io.unlocked():  # several sources patched: one message (see Playground._show)
+        with pn.io.unlocked():  # several sources patched: one message (see PlayLoop.show)
             for view in (pg.boundary, pg.network, pg.data_picker, getattr(pg, "upload", None)):
                 if view is not None:
                     view.set_palette(self.colors)

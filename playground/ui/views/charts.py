@@ -43,7 +43,7 @@ class GrowingSource:
     """A ColumnDataSource that grows by rows and is sometimes emptied.
 
     The app sends each frame's changes as one message, serialized when the frame is done
-    (see ``Playground._show``). A ``stream`` right after ``data`` was replaced would then
+    (see ``PlayLoop.show``). A ``stream`` right after ``data`` was replaced would then
     be sent twice: once inside the new ``data`` (which the stream changed in place) and
     once as the stream. So the first rows after :meth:`reset` replace ``data`` again.
     """
