@@ -104,12 +104,6 @@ def fast_tanh(z):
     return 1.0 - 2.0 / (exp(2.0 * z) + 1.0)
 
 
-def _compiled(exp_function, tanh_function):
-    where = njit(**INLINE)(rules.scalar_where)
-    return rules.compile_rules({**rules.scalar_primitives(exp_function, tanh_function), "where": where},
-                               njit(**INLINE))
-
-
 def drop_stale_caches(folder: Path = Path(__file__).parent) -> bool:
     """Numba checks a cached function against its own file only, and cpu.py's kernels (and
     cuda.py's) carry the rules inlined: after rules.py, this file or optimizers.py changed,
@@ -136,5 +130,5 @@ def drop_stale_caches(folder: Path = Path(__file__).parent) -> bool:
 
 
 drop_stale_caches()
-RULES = _compiled(math.exp, tanh)
-FAST_RULES = _compiled(exp, fast_tanh)
+RULES = rules.compile_scalar_rules(njit(**INLINE), math.exp, tanh)
+FAST_RULES = rules.compile_scalar_rules(njit(**INLINE), exp, fast_tanh)

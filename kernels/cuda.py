@@ -82,8 +82,7 @@ DEVICE_CACHE_SIZE = 8  # host arrays whose device copies a backend keeps
 # and the tiled kernels.
 # ---------------------------------------------------------------------------------------
 _DEVICE = dict(device=True, inline=True)
-CUDA_RULES = rules.compile_rules({**rules.scalar_primitives(), "where": cuda.jit(**_DEVICE)(rules.scalar_where)},
-                                 cuda.jit(**_DEVICE))
+CUDA_RULES = rules.compile_scalar_rules(cuda.jit(**_DEVICE))
 _activate, _derivative, _penalty_gradient = CUDA_RULES.activate, CUDA_RULES.derivative, CUDA_RULES.penalty_gradient
 _output_delta_element, _step_constants, _update_rule = CUDA_RULES.output_delta, CUDA_RULES.step_constants, CUDA_RULES.update
 

@@ -283,8 +283,9 @@ def scalar_where(condition, if_true, if_false):
     return if_true if condition else if_false
 
 
-def scalar_primitives(exp_function=math.exp, tanh_function=math.tanh) -> dict:
-    """The primitives for scalar code (cpu, cuda), before the target compiles ``where``."""
-    return {"exp": exp_function, "expm1": math.expm1, "log1p": math.log1p, "erf": math.erf,
-            "sqrt": math.sqrt, "where": scalar_where, "maximum": max, "minimum": min,
-            "absolute": abs, "tanh_function": tanh_function}
+def compile_scalar_rules(jit: Callable, exp_function=math.exp, tanh_function=math.tanh) -> types.SimpleNamespace:
+    """The rules for element-by-element code (cpu, cuda): ``math``'s primitives (or the
+    given exp and tanh), ``where`` a choice of one element, all compiled with ``jit``."""
+    return compile_rules({"exp": exp_function, "expm1": math.expm1, "log1p": math.log1p, "erf": math.erf,
+                          "sqrt": math.sqrt, "where": jit(scalar_where), "maximum": max, "minimum": min,
+                          "absolute": abs, "tanh_function": tanh_function}, jit)

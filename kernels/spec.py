@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .rules import ACTIVATIONS, ELU_ALPHA, LEAKY_SLOPE, LOSSES  # noqa: F401 - the one table
+from .rules import ACTIVATIONS, LOSSES
 
 INITIALIZATIONS = ("xavier", "he", "uniform", "zeros")
 

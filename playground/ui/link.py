@@ -119,11 +119,9 @@ def encode(config: RunConfig, defaults: RunConfig, view: dict, page: dict) -> di
     """The query that reopens this page: the run settings that differ from ``defaults``, then
     the view and page values that differ from the table's defaults. ``page["panels"]``
     travels only with ``embed``."""
-    values = config.query(defaults)
+    values, given = config.query(defaults), {**view, **page}
     for prop in VIEW_PROPS + PAGE_PROPS:
-        value = view.get(prop.key, page.get(prop.key, prop.default))
-        if prop.key == "panels" and not page.get("embed"):
-            continue
-        if value != prop.default or (prop.key == "panels" and page.get("embed")):
+        value = given.get(prop.key, prop.default)
+        if (given.get("embed", False) if prop.key == "panels" else value != prop.default):
             values[prop.key] = prop.text(value)
     return values
