@@ -6,7 +6,8 @@ import logging
 import numpy as np
 import pytest
 
-from playground.ui.page import Playground, valid_losses
+from playground.core.config import losses_for
+from playground.ui.page import Playground
 from playground.core.session import GRID_SIZE
 
 
@@ -20,11 +21,11 @@ def image(app):
 
 
 def test_first_frame_shows_the_untrained_network(app):
-    assert "Test loss" in app.loss_div.html and "Training loss" in app.loss_div.html
-    assert "000,000" in app.epoch_div.html
+    assert "Test loss" in app.run_bar.loss_div.html and "Training loss" in app.run_bar.loss_div.html
+    assert "000,000" in app.run_bar.epoch_div.html
     assert image(app).shape == (GRID_SIZE, GRID_SIZE) and image(app).dtype == np.uint8
     assert len(app.loss_chart.source.data["epoch"]) == 1
-    assert "backend <b>cpu</b>" in app.status_div.html
+    assert "backend <b>cpu</b>" in app.run_bar.status_div.html
 
 
 def test_step_trains_one_epoch_and_updates_every_view(app):
@@ -32,7 +33,7 @@ def test_step_trains_one_epoch_and_updates_every_view(app):
     before_loss = app.session.last_frame.train_loss
     app.loop.step_once()
     assert app.session.epoch == 1
-    assert "000,001" in app.epoch_div.html
+    assert "000,001" in app.run_bar.epoch_div.html
     assert app.session.last_frame.train_loss < before_loss
     assert not np.array_equal(image(app), before_image)
     assert app.network.edges.data["width"] != before_widths
@@ -41,7 +42,7 @@ def test_step_trains_one_epoch_and_updates_every_view(app):
 
 def test_learning_rate_changes_live_without_reset(app):
     app.loop.step_once()
-    app.learning_rate.value = 0.3
+    app.controls.learning_rate.value = 0.3
     assert app.config.learning_rate == 0.3
     assert app.session.epoch == 1  # no reset
     assert app.session.config.optimizer_settings().learning_rate == 0.3
@@ -55,6 +56,21 @@ def test_structural_change_resets_with_a_notice(app):
     assert "restarts at epoch 0" in app.notice.object
     assert len(app.network.edges.data["x0"]) == 2 * 5 + 5 * 2 + 2 * 1
     assert len(app.network.nodes.data["image"]) == 2 + 5 + 2 + 1
+
+
+def test_deselecting_every_input_is_refused_and_the_inputs_show_again(app, caplog):
+    """Click x1, then x2: the list showed none selected while the network kept x2 and trained
+    on it, the server logged a ValueError and the user was told nothing."""
+    app.config.features = ["x2"]
+    before = app.session
+    with caplog.at_level("ERROR"):
+        app.controls.features.value = []
+    assert app.session is before and app.session.X_train.shape[1] == 1
+    assert app.config.features == ["x2"] and app.controls.features.value == ["x2"]
+    assert "at least one" in app.notice.object and "goes on as it was" in app.notice.object
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    app.step()  # and it still trains
+    assert app.session.epoch == 1
 
 
 def test_layer_buttons_respect_bounds(app):
@@ -76,37 +92,37 @@ def test_activation_per_layer(app):
 
 
 def test_loss_choices_follow_the_data(app):
-    assert app.loss.options == valid_losses(2) == ["bce", "ce", "mse"]
+    assert app.controls.loss.options == losses_for(2) == ["bce", "ce", "mse"]
     app.config.dataset = "plane"
-    assert app.loss.options == ["mse"] and app.session.loss == "mse"
+    assert app.controls.loss.options == ["mse"] and app.session.loss == "mse"
     app.config.dataset = "blobs"
     app.config.classes = 4
-    assert app.loss.options == ["ce"] and app.session.spec.layer_sizes[-1] == 4
+    assert app.controls.loss.options == ["ce"] and app.session.spec.layer_sizes[-1] == 4
     boundary = app.session.boundary()
     assert set(np.unique(boundary)) <= {0.0, 1.0, 2.0, 3.0}
 
 
 def test_only_the_optimizers_own_hyperparameters_show(app):
-    visible = lambda: {n for n, w in app.hyper_widgets.items() if w.visible}
+    visible = lambda: {n for n, w in app.controls.hyper_widgets.items() if w.visible}
     assert visible() == {"beta1", "beta2", "eps", "weight_decay"}
     app.config.optimizer = "sgd"
     assert visible() == {"weight_decay"}
     app.config.optimizer = "momentum"
-    assert visible() == {"momentum", "weight_decay"} and app.hyper_widgets["momentum"].value == 0.9
+    assert visible() == {"momentum", "weight_decay"} and app.controls.hyper_widgets["momentum"].value == 0.9
     app.config.optimizer = "rmsprop"
     assert visible() == {"alpha", "eps", "momentum", "weight_decay"}
 
 
 def test_bad_hyperparameter_is_refused_and_nothing_is_lost(app):
     app.config.optimizer = "momentum"
-    app.hyper_widgets["momentum"].value = 1.5
+    app.controls.hyper_widgets["momentum"].value = 1.5
     assert "Momentum must be" in app.notice.object and app.config.momentum != 1.5
 
 
 def test_divergence_stops_and_explains(app):
     app.config.dataset = "plane"
     app.config.optimizer = "sgd"
-    app.learning_rate.value = 10.0
+    app.controls.learning_rate.value = 10.0
     app.play()
     for _ in range(20):
         frame, maps = app.loop.compute(app.session, app.session.steps_per_epoch)
@@ -114,7 +130,7 @@ def test_divergence_stops_and_explains(app):
         if frame.diverged:
             break
     assert frame.diverged
-    assert not app.playing and app.play_button.label == "Play"
+    assert not app.playing and app.run_bar.play_button.label == "Play"
     assert "learning rate" in app.notice.object.lower()
     app.play()  # refuses to continue a diverged run, and says what to do
     assert not app.playing and "Reset" in app.notice.object
@@ -124,9 +140,9 @@ def test_divergence_stops_and_explains(app):
 
 def test_play_pause_labels(app):
     app.play()
-    assert app.play_button.label == "Pause" and app.playing
+    assert app.run_bar.play_button.label == "Pause" and app.playing
     app.pause()
-    assert app.play_button.label == "Play" and not app.playing
+    assert app.run_bar.play_button.label == "Play" and not app.playing
 
 
 def test_reset_draws_new_weights_at_epoch_zero(app):
@@ -159,9 +175,9 @@ def test_sessions_are_independent():
 
 def test_a_lesson_sets_everything_up_and_explains(app):
     app.loop.step_once()
-    app.lesson.value = "Vanishing gradients"
+    app.controls.lesson.value = "Vanishing gradients"
     assert app.session.spec.activations == ("sigmoid",) * 6 and app.session.epoch == 0
-    assert app.learning_rate.value == 0.1 and app.config.optimizer == "sgd"
+    assert app.controls.learning_rate.value == 0.1 and app.config.optimizer == "sgd"
     assert "Vanishing gradients" in app.notice.object and "gradient-norm chart" in app.notice.object
     assert sum(line.visible for line in app.gradient_chart.lines) == 7
 
@@ -195,7 +211,7 @@ def test_landscape_loss_matches_the_session_at_the_plane_origin(app):
 
 
 def test_layer_statistics_follow_the_chosen_layer(app):
-    app.lesson.value = "Vanishing gradients"
+    app.controls.lesson.value = "Vanishing gradients"
     app.loop.step_once()
     stats = app.layer_stats
     assert stats.param.layer.objects == [f"layer {i}" for i in range(1, 7)] + ["output"]
@@ -249,13 +265,13 @@ def test_export_then_import_continues_at_the_same_epoch_and_weights():
     source = Playground(query={"dataset": "spiral", "hidden": "5,3", "optimizer": "rmsprop", "alpha": "0.9"})
     for _ in range(3):
         source.loop.step_once()
-    exported = source.export_session().getvalue().encode()
+    exported = source.files.export_session().getvalue().encode()
     target = Playground()
-    target.import_session(exported)
+    target.files.import_session(exported)
     assert target.session.epoch == 3 and target.session.spec.layer_sizes == (2, 5, 3, 1)
     np.testing.assert_array_equal(target.session.backend.get_params(), source.session.backend.get_params())
     assert target.config.optimizer == "rmsprop" and target.config.alpha == 0.9  # not reset to defaults
-    assert target.hyper_widgets["alpha"].value == 0.9
+    assert target.controls.hyper_widgets["alpha"].value == 0.9
     assert "continuing at epoch 3" in target.notice.object
     assert len(target.loss_chart.source.data["epoch"]) == 4
     source.loop.step_once()
@@ -266,15 +282,15 @@ def test_export_then_import_continues_at_the_same_epoch_and_weights():
 def test_a_bad_import_changes_nothing(app):
     app.loop.step_once()
     before = app.session
-    app.import_session(b"{not json")
+    app.files.import_session(b"{not json")
     assert app.session is before and "Import failed" in app.notice.object
-    app.import_session(json.dumps({"format": "nn-playground-session", "version": 1, "settings": {}}).encode())
+    app.files.import_session(json.dumps({"format": "nn-playground-session", "version": 1, "settings": {}}).encode())
     assert app.session is before and "Import failed" in app.notice.object
 
 
 def test_loss_history_downloads_as_csv(app):
     app.loop.step_once()
-    lines = app.history_csv().getvalue().strip().splitlines()
+    lines = app.files.history_csv().getvalue().strip().splitlines()
     assert lines[0] == "epoch,train_loss,test_loss" and len(lines) == 3
     assert float(lines[-1].split(",")[0]) == 1.0
 
@@ -285,7 +301,7 @@ def test_notebook_api_builds_from_settings_and_steps():
     pg = Exported(dataset="spiral", hidden=[8, 8], learning_rate=0.03)
     assert pg.session.spec.layer_sizes == (2, 8, 8, 1)
     pg.step(20)
-    assert pg.session.epoch == 20 and "000,020" in pg.epoch_div.html
+    assert pg.session.epoch == 20 and "000,020" in pg.run_bar.epoch_div.html
     with pytest.raises(Exception, match="noise"):
         Exported(noise=99)
 
@@ -294,18 +310,18 @@ def test_embed_layout_shows_only_the_chosen_panels():
     pg = Playground(embed=True, panels=["boundary", "nonsense"])
     assert pg.panels == ["boundary"]
     layout = pg.__panel__()
-    assert pg.play_button in layout.objects[0].objects
+    assert pg.run_bar.play_button in layout.objects[0].objects
     shown = layout.objects[2].objects
     assert len(shown) == 1 and shown[0] is pg.boundary.__panel__()
 
 
 def test_steps_per_second_restarts_after_a_reset(app):
-    app._rate_window = (0.0, 0)  # as if a second of training had passed
+    app.run_bar._rate_window = (0.0, 0)  # as if a second of training had passed
     app.loop.step_once()
     app.loop.step_once()
-    assert app.steps_per_second > 0
+    assert app.run_bar.steps_per_second > 0
     app.reset()
-    assert app.steps_per_second == 0 and "-" not in app.status_div.html.split("steps/s")[0]
+    assert app.run_bar.steps_per_second == 0 and "-" not in app.run_bar.status_div.html.split("steps/s")[0]
 
 
 @pytest.mark.parametrize("order", [("dataset", "classes", "loss"), ("loss", "dataset", "classes"),
@@ -314,7 +330,7 @@ def test_a_link_applies_whatever_order_it_lists_settings_in(order):
     values = {"dataset": "blobs", "classes": "3", "loss": "ce", "learning_rate": "abc"}
     pg = Playground(query={**{k: values[k] for k in order}, "learning_rate": "abc"})
     assert (pg.config.dataset, pg.config.classes, pg.config.loss) == ("blobs", 3, "ce")
-    assert pg.loss.options == ["ce"]
+    assert pg.controls.loss.options == ["ce"]
     assert "learning_rate" in pg.notice.object and "loss" not in pg.notice.object  # only the bad entry
 
 
@@ -346,7 +362,7 @@ def test_a_closed_tab_draws_nothing_more(app):
     """A tab closed while a frame was trained ahead: pause would show that frame, close must
     not (the page's models are being taken apart)."""
     steps, shown = app.loop.steps_per_frame(), app.loop.pacer.frames_sent
-    app.playing = True
+    app.state.playing = True
     app.state.ahead = app.loop.submit(app.session, steps, False)
     app.state.ahead.future.result()
     app.close()
@@ -379,7 +395,7 @@ def test_pause_while_a_frame_trains_shows_it_once_then_reads_play(app, monkeypat
     import threading
 
     release, started = _training_held_up(app, monkeypatch)
-    app.playing, shown = True, app.loop.pacer.frames_sent
+    app.state.playing, shown = True, app.loop.pacer.frames_sent
 
     async def main():
         frame = asyncio.ensure_future(app.loop.run_frame())
@@ -387,12 +403,12 @@ def test_pause_while_a_frame_trains_shows_it_once_then_reads_play(app, monkeypat
             await asyncio.sleep(0.005)
         threading.Timer(0.05, release.set).start()
         app.pause()  # as a click would, while the frame is in flight
-        assert app.loop.pacer.frames_sent == shown + 1 and app.play_button.label == "Play"
+        assert app.loop.pacer.frames_sent == shown + 1 and app.run_bar.play_button.label == "Play"
         await frame
 
     asyncio.run(main())
     assert app.loop.pacer.frames_sent == shown + 1  # not twice
-    assert f"{app.session.epoch:07,.0f}</div>" in app.epoch_div.html and app.session.epoch > 0
+    assert f"{app.session.epoch:07,.0f}</div>" in app.run_bar.epoch_div.html and app.session.epoch > 0
 
 
 def test_pause_drops_a_frame_whose_training_has_not_started(app, monkeypatch):
@@ -406,7 +422,7 @@ def test_pause_drops_a_frame_whose_training_has_not_started(app, monkeypatch):
     busy, hold = threading.Event(), threading.Event()
     blockers = [_EXECUTOR.submit(lambda: (busy.set(), hold.wait(10))) for _ in range(_EXECUTOR._max_workers)]
     step, shown = app.session.step, app.loop.pacer.frames_sent
-    app.playing = True
+    app.state.playing = True
 
     async def main():
         frame = asyncio.ensure_future(app.loop.run_frame())
@@ -422,7 +438,7 @@ def test_pause_drops_a_frame_whose_training_has_not_started(app, monkeypatch):
         for blocker in blockers:
             blocker.result()
     assert app.session.step == step and app.loop.pacer.frames_sent == shown
-    assert app.play_button.label == "Play" and app.state.in_flight is None
+    assert app.run_bar.play_button.label == "Play" and app.state.in_flight is None
 
 
 def test_a_failing_frame_stops_only_its_own_session(monkeypatch, caplog):
@@ -435,12 +451,12 @@ def test_a_failing_frame_stops_only_its_own_session(monkeypatch, caplog):
 
     monkeypatch.setattr(broken.session, "advance", fail)
     for pg in (broken, healthy):
-        pg.playing = True
+        pg.state.playing = True
     with caplog.at_level(logging.ERROR, logger="playground.ui.play_loop"):
         asyncio.run(broken.loop.run_frame())
         asyncio.run(healthy.loop.run_frame())
     assert not broken.playing and "Training stopped" in broken.notice.object
-    assert broken.play_button.label == "Play"
+    assert broken.run_bar.play_button.label == "Play"
     assert "a kernel failed" in caplog.text  # in the log for whoever runs the server
     assert healthy.playing and healthy.session.step > 0 and healthy.notice.object == ""
 
@@ -463,7 +479,7 @@ def test_a_frame_trains_with_the_settings_of_when_it_was_sent(app, monkeypatch):
         return compute(session, steps, secondary, settings)
 
     monkeypatch.setattr(app.loop, "compute_locked", held)
-    app.playing = True
+    app.state.playing = True
     before = app.config.optimizer_settings().learning_rate
 
     async def main():

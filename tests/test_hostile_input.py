@@ -93,7 +93,7 @@ def _snapshot(app, change):
 ])
 def test_an_import_that_cannot_be_parsed_says_so_and_changes_nothing(app, raw, hint):
     before = _state(app)[:2]
-    app.import_session(raw)
+    app.files.import_session(raw)
     assert "Import failed" in app.notice.object and hint in app.notice.object, app.notice.object
     assert _state(app)[:2] == before
 
@@ -108,7 +108,7 @@ def test_an_import_that_cannot_be_parsed_says_so_and_changes_nothing(app, raw, h
 ])
 def test_a_crafted_session_file_is_refused_and_the_session_goes_on(app, change, hint):
     before = _state(app)[:2]
-    app.import_session(_snapshot(app, change))
+    app.files.import_session(_snapshot(app, change))
     assert "Import failed" in app.notice.object and hint in app.notice.object, app.notice.object
     assert _state(app)[:2] == before
     app.loop.step_once()  # and it still trains
@@ -116,21 +116,21 @@ def test_a_crafted_session_file_is_refused_and_the_session_goes_on(app, change, 
 
 
 def test_markup_in_a_session_file_reaches_the_notice_as_text(app):
-    app.import_session(_snapshot(app, lambda s: s.update(diverged=True, message=MARKUP)))
+    app.files.import_session(_snapshot(app, lambda s: s.update(diverged=True, message=MARKUP)))
     assert "<img" not in app.notice.object and "&lt;img src=x onerror=alert(21)&gt;" in app.notice.object
 
 
 def test_a_refused_file_from_the_page_is_explained(app):
-    app._refuse_file(app.import_input.accept, "big.json", 31_457_280)
+    app.files.refuse_file(app.files.import_input.accept, "big.json", 31_457_280)
     assert "Import failed: big.json is 31.5 MB; a session file may be up to 20 MB." in app.notice.object
-    app._refuse_file(app.upload.input.accept, MARKUP, 3_000_000)
+    app.files.refuse_file(app.upload.input.accept, MARKUP, 3_000_000)
     message = app.upload.message.object
     assert "Not loaded:" in message and "3.0 MB" in message and "<img" not in message
     # a page may send anything: malformed reports are ignored
     before = app.notice.object
     for msg in ({"accept": "x", "name": "a", "bytes": 1}, {"accept": ".json", "name": 3, "bytes": 1},
                 {"accept": ".json", "name": "a", "bytes": True}, "garbage", None, [1, 2]):
-        app.upload_limit._handle_msg(msg)
+        app.files.upload_limit._handle_msg(msg)
     assert app.notice.object == before
 
 
@@ -160,21 +160,21 @@ def test_a_linked_value_the_control_lacks_is_offered_and_shown(query, control, s
     """A select shows its first choice for a value it lacks (the page read a learning rate of
     1e-05 while training used 0.05; loss=ce on two classes read bce)."""
     app = Playground(query=query)
-    select = getattr(app, control)
+    select = getattr(app.controls, control)
     assert app.notice.object == "" and select.value == shown and shown in select.options
     assert list(select.options) == sorted(select.options) or control == "loss"
 
 
 def test_a_linked_batch_beyond_the_slider_widens_it_and_an_import_too():
     app = Playground(query={"batch_size": "64"})
-    assert app.batch_size.value == 64 and app.batch_size.end >= 64
+    assert app.controls.batch_size.value == 64 and app.controls.batch_size.end >= 64
     app.config.batch_size = 200  # as an imported session sets it
-    assert app.batch_size.value == 200 and app.batch_size.end >= 200
+    assert app.controls.batch_size.value == 200 and app.controls.batch_size.end >= 200
 
 
 def test_cross_entropy_on_two_classes_trains_two_softmax_outputs():
     app = Playground(query={"loss": "ce"})
-    assert app.session.spec.layer_sizes[-1] == 2 and app.loss.value == "ce"
+    assert app.session.spec.layer_sizes[-1] == 2 and app.controls.loss.value == "ce"
     app.step(5)
     assert app.session.history["train_loss"][-1] < app.session.history["train_loss"][0]
 
@@ -182,7 +182,7 @@ def test_cross_entropy_on_two_classes_trains_two_softmax_outputs():
 @pytest.mark.parametrize("value", [1.5, float("nan"), -0.2])
 def test_a_refused_hyperparameter_is_named_as_on_the_page_and_its_box_shows_the_value_in_use(value):
     app = Playground(optimizer="adam")
-    box = app.hyper_widgets["beta1"]
+    box = app.controls.hyper_widgets["beta1"]
     box.value = value
     assert "Beta1 must be" in app.notice.object and "--beta1" not in app.notice.object, app.notice.object
     assert "training goes on with 0.9" in app.notice.object
@@ -195,9 +195,9 @@ def test_an_imported_session_with_torchs_default_learning_rate_shows_and_links_t
     source = Session(RunConfig(epochs=1, learning_rate=None, optimizer="adam"))
     source.advance(2)
     app = Playground()
-    app.import_session(json.dumps(export_session(source)).encode())
+    app.files.import_session(json.dumps(export_session(source)).encode())
     assert "Imported" in app.notice.object, app.notice.object
-    assert app.learning_rate.value == 0.001 == app.config.optimizer_settings().learning_rate
+    assert app.controls.learning_rate.value == 0.001 == app.config.optimizer_settings().learning_rate
     assert app.config.query(RunConfig()).get("learning_rate") == "0.001"
 
 

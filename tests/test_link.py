@@ -18,12 +18,13 @@ STATES = [
     dict(query={"embed": "true", "panels": "network,loss", "dataset": "xor"}),
     dict(query={"dataset": "blobs", "classes": "3", "loss": "ce", "hide": "data,save,share", "theme": "dark",
                 "colors": "colour-blind"}),
+    dict(query={"show_test": "true", "discretize": "true", "dataset": "gauss"}),
 ]
 
 
 def page_state(pg: Playground) -> dict:
     return {"run": pg.config.to_dict(), "theme": pg.appearance.theme, "colors": pg.appearance.colors,
-            "embed": pg.embed, "panels": pg.panels if pg.embed else None, "hidden": pg.hidden}
+            "show_test": pg.boundary.show_test, "discretize": pg.boundary.discretize, "embed": pg.embed, "panels": pg.panels if pg.embed else None, "hidden": pg.hidden}
 
 
 @pytest.mark.parametrize("state", STATES, ids=lambda s: ",".join(s["query"]) or "defaults")
@@ -44,6 +45,33 @@ def test_every_link_value_has_one_owner():
     assert set(written) <= view | page | run
 
 
+def test_the_output_plots_checkboxes_travel_in_the_link():
+    """Show test data and Discretize output, ticked on a page, are in its link; the page the
+    link opens has them ticked, shows the test points and colours the output by class."""
+    pg = Playground(dataset="xor")
+    assert "show_test" not in pg.link_query() and not pg.boundary.test_renderer.visible
+    pg.boundary.show_test = pg.boundary.discretize = True
+    query = pg.link_query()
+    assert query["show_test"] == "true" and query["discretize"] == "true"
+    again = Playground(query=query)
+    assert again.boundary.show_test and again.boundary.discretize and again.boundary.test_renderer.visible
+    levels = again.boundary.image_levels(again.session.boundary())
+    assert len(set(levels.ravel().tolist())) == 2  # two classes: two colours, no shades between
+
+
+@pytest.mark.parametrize("query, loss", [({"dataset": "blobs", "classes": "4"}, "ce"),
+                                         ({"classes": "5", "dataset": "blobs"}, "ce"),
+                                         ({"dataset": "plane"}, "mse"), ({"dataset": "blobs"}, "bce"),
+                                         ({"dataset": "blobs", "classes": "3", "loss": "ce"}, "ce")])
+def test_a_link_that_names_the_data_but_not_the_loss_gets_the_datas_loss(query, loss):
+    """``/?dataset=blobs&classes=4`` opened the default circle and blamed bce, which the link
+    never set: the loss a link leaves out is the one that fits its data, as on the page."""
+    pg = Playground(query=query)
+    assert pg.notice.object == "", pg.notice.object
+    assert pg.session.data.name == query["dataset"] and pg.session.loss == loss
+    assert pg.session.n_classes == int(query.get("classes", 2)) if loss != "mse" else pg.session.n_classes == 0
+
+
 def test_a_bad_link_value_is_named_and_the_rest_applies():
     pg = Playground(query={"theme": "neon", "panels": "boundary,sky", "hide": "everything", "embed": "maybe",
                            "dataset": "moons", "frobnicate": "1"})
@@ -56,14 +84,14 @@ def test_a_bad_link_value_is_named_and_the_rest_applies():
 
 def test_hidden_controls_are_left_out_of_the_page():
     pg = Playground(query={"hide": "optimizer,lesson,data,save"})
-    assert not pg.optimizer.visible and not pg.lesson.visible
-    assert not any(w.visible for w in pg.hyper_widgets.values())  # the optimizer's own boxes go with it
+    assert not pg.controls.optimizer.visible and not pg.controls.lesson.visible
+    assert not any(w.visible for w in pg.controls.hyper_widgets.values())  # the optimizer's own boxes go with it
     pg.config.optimizer = "sgd"
-    assert not any(w.visible for w in pg.hyper_widgets.values())
-    assert not pg.data_picker.__panel__().visible and not pg.export_button.visible and not pg.import_input.visible
-    assert pg.learning_rate.visible and pg.loss.visible  # only what the link named
+    assert not any(w.visible for w in pg.controls.hyper_widgets.values())
+    assert not pg.data_picker.__panel__().visible and not pg.files.export_button.visible and not pg.files.import_input.visible
+    assert pg.controls.learning_rate.visible and pg.controls.loss.visible  # only what the link named
     shown = Playground()
-    assert all(w.visible for w in (shown.optimizer, shown.lesson, shown.export_button))
+    assert all(w.visible for w in (shown.controls.optimizer, shown.controls.lesson, shown.files.export_button))
 
 
 def test_every_hidable_control_can_be_hidden():

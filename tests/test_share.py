@@ -164,6 +164,6 @@ def test_a_second_good_upload_replaces_the_first_and_a_bad_one_keeps_it():
 
 def test_shortcuts_name_the_buttons_the_app_has():
     pg = Playground()
-    labels = {pg.play_button.label, pg.step_button.label, pg.reset_button.label}
+    labels = {pg.run_bar.play_button.label, pg.run_bar.step_button.label, pg.run_bar.reset_button.label}
     assert {label for key in KEYS.values() for label in key} >= labels
     assert isinstance(pg.shortcuts, KeyboardShortcuts) and "space" in pg.shortcuts.help

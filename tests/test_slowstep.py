@@ -434,11 +434,11 @@ def test_app_slow_step_walks_four_phases_and_lands_where_a_step_does(settings):
         number = {"forward": 1, "loss": 2, "backward": 3, "update": 4}[phase]
         assert caption.startswith(f"Phase {number} of 4 · {phase.capitalize()}"), caption
     assert seen[-1][1].startswith("Done — step 1 applied")
-    normal.step_button.clicks += 1
+    normal.run_bar.step_button.clicks += 1
     assert (slow.session.step, slow.session.epoch) == (normal.session.step, normal.session.epoch) == (1, 1)
     np.testing.assert_array_equal(slow.session.backend.get_params(), normal.session.backend.get_params())
     assert weights_shown(slow) == weights_shown(normal)
-    assert slow.epoch_div.html == normal.epoch_div.html and slow.loss_div.html == normal.loss_div.html
+    assert slow.run_bar.epoch_div.html == normal.run_bar.epoch_div.html and slow.run_bar.loss_div.html == normal.run_bar.loss_div.html
     # Afterwards the diagram is the normal one again.
     assert len(slow.network.overlay_edges.data["x0"]) == 0 and not any(slow.network.overlay_labels.data["text"])
     assert slow.network._edge_renderer.visible
@@ -498,7 +498,7 @@ def test_step_play_or_reset_cancel_a_half_done_slow_step(button):
     app.slow_step.next()
     app.slow_step.next()
     assert app.slow_step.active
-    getattr(app, button).clicks += 1
+    getattr(app.run_bar, button).clicks += 1
     app.pause()
     assert not app.slow_step.active and app.slow_step.phase is None
     assert len(app.network.overlay_edges.data["x0"]) == 0 and app.network._edge_renderer.visible

@@ -37,6 +37,14 @@ class ConfigError(ValueError):
     """A bad setting; ``str(err)`` is one line that says what to change."""
 
 
+def losses_for(n_classes: int) -> list[str]:
+    """The losses that fit data with ``n_classes`` (0 = regression), the usual one first
+    (what ``loss=auto`` picks): ce also fits two classes, as two softmax outputs."""
+    if n_classes == 0:
+        return ["mse"]
+    return ["bce", "ce", "mse"] if n_classes == 2 else ["ce"]
+
+
 def flag(name: str) -> str:
     """The command-line flag of a parameter: ``learning_rate`` -> ``--learning-rate``."""
     return "--" + name.replace("_", "-")
@@ -140,8 +148,7 @@ class RunConfig(param.Parameterized):
         if not self.features:
             raise ConfigError(f"{show('features')}: choose at least one of {', '.join(FEATURES)}")
         if self.csv is None:
-            self.check_loss(0 if self.dataset in REGRESSION else
-                            (self.classes if self.dataset == "blobs" else 2), show)
+            self.check_loss(self.plane_classes(), show)
 
     def check_served(self) -> None:
         """Refuse what a page of the served app may not ask for (an imported session file):
@@ -160,18 +167,32 @@ class RunConfig(param.Parameterized):
     def check_loss(self, n_classes: int, show=flag) -> None:
         """Refuse a loss that does not fit data with ``n_classes`` (0 = regression)."""
         loss = self.loss
-        if loss == "auto":
+        if loss == "auto" or loss in losses_for(n_classes):
             return
-        if n_classes == 0 and loss != "mse":
+        if n_classes == 0:
             raise ConfigError(f"{show('loss')}: {loss} needs class labels; regression data takes mse")
-        if n_classes > 2 and loss != "ce":
-            raise ConfigError(f"{show('loss')}: {loss} fits 2 classes; {n_classes} classes take ce")
+        raise ConfigError(f"{show('loss')}: {loss} fits 2 classes; {n_classes} classes take ce")
 
     # ------------------------------------------------------------------ derived
-    def resolved_loss(self, n_classes: int) -> str:
-        if self.loss != "auto":
+    def plane_classes(self) -> int:
+        """The classes of the built-in data set chosen (0: regression); a CSV's own are in
+        its file (``load_data(config).n_classes``)."""
+        if self.dataset in REGRESSION:
+            return 0
+        return self.classes if self.dataset == "blobs" else 2
+
+    def fitted_loss(self, n_classes: int, was_n_classes: int, loss_chosen: bool = False) -> str:
+        """The loss to train new data with ``n_classes`` (0: regression) with, coming from data
+        with ``was_n_classes``: the loss set if it fits and the classes did not change (or it
+        was ``loss_chosen`` with the data), else the data's usual one (bce for two classes;
+        ce stays only where it was picked for two)."""
+        options = losses_for(n_classes)
+        if self.loss == "auto" or (self.loss in options and (loss_chosen or n_classes == was_n_classes)):
             return self.loss
-        return "mse" if n_classes == 0 else ("bce" if n_classes == 2 else "ce")
+        return options[0]
+
+    def resolved_loss(self, n_classes: int) -> str:
+        return losses_for(n_classes)[0] if self.loss == "auto" else self.loss
 
     def activations_per_layer(self) -> tuple[str, ...]:
         names = list(self.activation) or ["tanh"]
@@ -210,6 +231,8 @@ class RunConfig(param.Parameterized):
                 problems.append(f"unknown setting {name!r} ignored")
             else:
                 pending[name] = raw
+        if "loss" not in pending and self.csv is None and {"dataset", "classes"} & set(pending):
+            pending["loss"] = self._loss_for_linked_data(pending)  # the link's data decides
         # Settings can depend on each other (classes=3 needs loss=ce and the other way
         # round), so whatever order the link lists them in: all together first; else all
         # but one, to find the one entry that does not fit; else those that apply alone.
@@ -228,6 +251,18 @@ class RunConfig(param.Parameterized):
             for name in applied:
                 del pending[name]
         return problems
+
+    def _loss_for_linked_data(self, pending: dict) -> str:
+        """The loss that fits the data a link names (``?dataset=blobs&classes=4``: ce), if
+        the link does not name one itself: as when the data is changed on the page."""
+        trial = type(self)(**{n: getattr(self, n) for n in ("dataset", "classes", "loss")})
+        for name in ("dataset", "classes"):
+            if name in pending:
+                try:
+                    setattr(trial, name, self.convert_values({name: pending[name]})[name])
+                except (ConfigError, ValueError):
+                    pass  # refused with its own message below
+        return trial.fitted_loss(trial.plane_classes(), self.plane_classes())
 
     def _try_update(self, values: dict) -> bool:
         try:

@@ -88,6 +88,7 @@ class Session:
     """
 
     def __init__(self, config: RunConfig, data: DataSet | None = None):
+        config.check(show=repr)  # settings changed one by one (a page's widgets) are checked together here
         self.config = config
         self.data = data if data is not None else load_data(config)
         config.check_loss(self.data.n_classes)

@@ -8,7 +8,8 @@ A link carries three kinds of values, each with one owner:
   ``RunConfig.LINK_EXCLUDED`` (a path on the server, the wide nets); the config converts and
   checks them, settings that depend on each other included (``RunConfig.apply_query``);
 - **view settings** (:data:`VIEW_PROPS`): how the page looks, not what trains: the theme and
-  the colours (views/appearance.py);
+  the colours (views/appearance.py), and whether the output plot shows the test data and a
+  discretized output (views/boundary.py), each row naming the view that owns it;
 - **page settings** (:data:`PAGE_PROPS`): the layout: ``embed`` (the compact layout for an
   iframe), ``panels`` (the pictures it shows) and ``hide`` (controls a lesson or a course
   page leaves out, :data:`HIDABLE_CONTROLS`).
@@ -37,7 +38,8 @@ class LinkProperty:
     """One value a link may carry that RunConfig does not own.
 
     ``kind``: "choice" (one of ``choices``), "flag" (true/false) or "list" (comma-separated
-    items of ``choices``); ``aliases``: other spellings accepted (Panel's own theme name).
+    items of ``choices``); ``aliases``: other spellings accepted (Panel's own theme name);
+    ``owner``: for a view setting, the page's view whose parameter of that name it is.
     """
 
     key: str
@@ -46,6 +48,7 @@ class LinkProperty:
     choices: tuple = ()
     aliases: dict = field(default_factory=dict)
     doc: str = ""
+    owner: str = ""
 
     def parse(self, raw: str):
         """The value of ``raw``, or raise ValueError with what to write instead."""
@@ -75,8 +78,12 @@ class LinkProperty:
 
 VIEW_PROPS = (
     LinkProperty("theme", "choice", "light", ("light", "dark"), aliases={"default": "light"},
-                 doc="light or dark page"),
-    LinkProperty("colors", "choice", DEFAULT_PALETTE, tuple(PALETTES), doc="palette of classes and outputs"),
+                 doc="light or dark page", owner="appearance"),
+    LinkProperty("colors", "choice", DEFAULT_PALETTE, tuple(PALETTES), doc="palette of classes and outputs",
+                 owner="appearance"),
+    LinkProperty("show_test", "flag", False, doc="the output plot shows the test points", owner="boundary"),
+    LinkProperty("discretize", "flag", False, doc="the output plot shows only the predicted class",
+                 owner="boundary"),
 )
 PAGE_PROPS = (
     LinkProperty("embed", "flag", False, doc="the compact layout for an iframe"),

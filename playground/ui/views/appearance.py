@@ -78,10 +78,6 @@ class Appearance(pn.viewable.Viewer):
     def __panel__(self):
         return self._layout
 
-    def link_values(self) -> dict:
-        """What the link carries of the look (playground/ui/link.py's VIEW_PROPS)."""
-        return {"theme": self.theme, "colors": self.colors}
-
     # ------------------------------------------------------------------ applying
     def attach(self, playground) -> None:
         """Colour ``playground``'s views and follow the selects from now on. Call it once its
