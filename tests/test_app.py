@@ -9,6 +9,7 @@ import pytest
 from playground.core.config import losses_for
 from playground.ui.page import Playground
 from playground.core.session import GRID_SIZE
+from playground.ui.views.network import OFF_FILL
 
 
 @pytest.fixture
@@ -64,9 +65,11 @@ def test_deselecting_every_input_is_refused_and_the_inputs_show_again(app, caplo
     app.config.features = ["x2"]
     before = app.session
     with caplog.at_level("ERROR"):
-        app.controls.features.value = []
+        app.network.toggle_feature(app.network.feature_at(0.0, -1.0))  # a click on x2, the last one in use
     assert app.session is before and app.session.X_train.shape[1] == 1
-    assert app.config.features == ["x2"] and app.controls.features.value == ["x2"]
+    assert app.config.features == ["x2"]
+    boxes = app.network.feature_boxes.data
+    assert [boxes["fill"][i] != OFF_FILL for i in range(len(boxes["name"]))] == [n == "x2" for n in boxes["name"]]
     assert "at least one" in app.notice.object and "goes on as it was" in app.notice.object
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
     app.step()  # and it still trains

@@ -67,7 +67,7 @@ class RunControls:
         self.reg_rate = pn.widgets.Select(label="Regularization rate", options=REG_RATES,
                                           value=self.config.reg_rate, width=130)
         self.reg_rate.link(self.config, value="reg_rate", bidirectional=True)
-        self.lesson = pn.widgets.Select(label="Lessons", options=[CHOOSE_A_LESSON, *LESSONS], width=190)
+        self.lesson = pn.widgets.Select(label="Lessons", options=[CHOOSE_A_LESSON, *LESSONS], width=170)
         self.lesson.param.watch(lambda e: (state.param.trigger("acted"), self.start_lesson(e.new)), "value")
         self.speed = pn.widgets.Select.from_param(state.param.speed, label="Speed (per frame)", width=120)
         self.noise = from_param(pn.widgets.FloatSlider, c.noise, label="Noise", start=0, end=50, step=5,
@@ -81,8 +81,6 @@ class RunControls:
         self.regenerate = pn.widgets.Button(label="Regenerate", width=100, description="New random data")
         self.regenerate.on_click(lambda e: self.config.param.update(seed=self.config.seed + 1))
         self.initialization = from_param(pn.widgets.Select, c.initialization, label="Initialization", width=110)
-        self.features = pn.widgets.CheckButtonGroup.from_param(c.features, orientation="vertical", width=90,
-                                                               label="Features")
         self.show_optimizer_hyperparameters()
         self.config.param.watch(self._on_optimizer_change, ["optimizer"])
         self.config.param.watch(self.offer_values_in_use, ["learning_rate", "reg_rate", "batch_size"])
@@ -95,8 +93,7 @@ class RunControls:
                 "loss": [self.loss], "regularization": [self.regularization], "reg_rate": [self.reg_rate],
                 "speed": [self.speed], "lesson": [self.lesson], "noise": [self.noise],
                 "train_ratio": [self.train_ratio], "batch_size": [self.batch_size],
-                "seed": [self.seed, self.regenerate], "initialization": [self.initialization],
-                "features": [self.features]}
+                "seed": [self.seed, self.regenerate], "initialization": [self.initialization]}
 
     # ------------------------------------------------------------------ following the run
     def follow_session(self, session: Session) -> None:

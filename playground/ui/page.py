@@ -26,6 +26,7 @@ from playground.core.data import DataError
 from playground.core.session import Session, load_data
 from playground.transport.frame_channel import FrameChannel
 from playground.ui.controls import RunControls
+from playground.ui.layout import embedded_layout, full_layout, set_viewport
 from playground.ui.link import DEFAULT_EMBED_PANELS, EMBED_PANELS, HIDABLE_CONTROLS, VIEW_PROPS, decode, encode
 from playground.ui.play_loop import PlayLoop
 from playground.ui.run_bar import RunBar
@@ -37,6 +38,7 @@ from playground.ui.views.data_picker import DataPicker
 from playground.ui.views.gradient_chart import GradientNormChart
 from playground.ui.views.landscape_view import LandscapeView
 from playground.ui.views.layer_stats import LayerStats
+from playground.ui.views.legend import ColourLegend
 from playground.ui.views.loss_chart import LossChart
 from playground.ui.views.network import NetworkDiagram
 from playground.ui.views.shortcuts import KeyboardShortcuts
@@ -121,6 +123,8 @@ class Playground(pn.viewable.Viewer):
         self.gradient_chart = GradientNormChart()
         self.landscape = LandscapeView()
         self.layer_stats = LayerStats()
+        self.network_legend = ColourLegend("network")
+        self.output_legend = ColourLegend("output", n_classes=session.n_classes)
         self.network = NetworkDiagram(self.config)
         self.data_picker = DataPicker(self.config)
         self.upload = CsvUpload(self.config)
@@ -161,55 +165,10 @@ class Playground(pn.viewable.Viewer):
         # and the layer histograms are only sent while their tab is open; closed, they are
         # kept up to date in place, and a tab that opens shows them so (see LayerStats.show).
         self.secondary_tabs = pn.Tabs(("Gradient norms", self.gradient_chart), ("Layers", self.layer_stats),
-                                      ("Descent path", self.landscape), dynamic=True)
-        self._layout = self._embedded_layout() if self.embed else self._full_layout()
+                                      ("Descent path", self.landscape), dynamic=True, sizing_mode="stretch_width")
+        self._layout = embedded_layout(self) if self.embed else full_layout(self)
         self._hide_controls()
         self.appearance.attach(self)
-
-    # ------------------------------------------------------------------ layout
-    def _full_layout(self):
-        bar, c = self.run_bar, self.controls
-        header = pn.FlexBox(
-            pn.Row(bar.reset_button, bar.play_button, bar.step_button, self.slow_step.button, margin=(18, 0, 0, 0)),
-            bar.epoch_div,
-            c.learning_rate, c.optimizer, *c.hyper_widgets.values(), c.loss,
-            c.regularization, c.reg_rate, c.speed, c.lesson,
-            pn.Row(self.copy_link, self.copy_embed, margin=(18, 0, 0, 0)),
-            pn.pane.HTML("<a href='./race' target='_blank'>Optimizer race →</a>", margin=(30, 10)),
-            self.appearance, pn.Column(self.shortcuts, margin=(30, 0, 0, 0)),
-            css_classes=["pg-header"], sizing_mode="stretch_width", margin=0, align_items="flex-start")
-        data_column = pn.Column(
-            pn.pane.HTML("<h3>Data</h3>", margin=(0, 5)), self.data_picker, self.upload, c.classes, c.train_ratio,
-            c.noise, c.batch_size, pn.Row(c.seed, c.regenerate), c.initialization,
-            pn.pane.HTML("<h3>Save</h3>", margin=(10, 5, 0, 5)),
-            pn.Row(self.files.export_button, self.files.history_download), self.files.import_input,
-            width=330, css_classes=["pg-column"])
-        network_column = pn.Column(
-            pn.pane.HTML("<h3>Network</h3>", margin=(0, 5)),
-            pn.Row(pn.Column(pn.pane.HTML("<small>Inputs</small>", margin=(0, 5)), c.features,
-                             margin=(60, 5, 0, 0)), self.network),
-            self.slow_step,
-            self.secondary_tabs,
-            css_classes=["pg-column"], min_width=450)
-        output_column = pn.Column(
-            pn.pane.HTML("<h3>Output</h3>", margin=(0, 5)), bar.loss_div,
-            self.loss_chart, self.boundary, bar.status_div,
-            width=350, css_classes=["pg-column"])
-        return pn.Column(header, self.notice, pn.Row(data_column, network_column, output_column), self.channel,
-                         self.files.upload_limit, sizing_mode="stretch_width")
-
-    def _embedded_layout(self):
-        """Compact, for an iframe in a course page: the run controls and chosen pictures."""
-        bar, c = self.run_bar, self.controls
-        pictures = {
-            "boundary": self.boundary, "loss": pn.Column(bar.loss_div, self.loss_chart),
-            "network": self.network, "gradients": self.gradient_chart, "landscape": self.landscape,
-            "controls": pn.Column(c.learning_rate, c.optimizer, c.lesson),
-        }
-        controls = pn.Row(bar.reset_button, bar.play_button, bar.step_button,
-                          bar.epoch_div, pn.Column(self.shortcuts, self.appearance.page_theme, margin=(30, 0, 0, 0)))
-        return pn.Column(controls, self.notice, pn.FlexBox(*[pictures[p] for p in self.panels]), self.channel,
-                         css_classes=["pg-embed"])
 
     def __panel__(self):
         return self._layout
@@ -220,8 +179,11 @@ class Playground(pn.viewable.Viewer):
                     "data": [self.data_picker], "upload": [self.upload],
                     "slow_step": [self.slow_step.button, self.slow_step], "appearance": [self.appearance],
                     "share": [self.copy_link, self.copy_embed]}
+        if "features" in self.hidden:  # the inputs on the diagram: the used ones only, not clickable
+            self.network.features_locked = True
+            self.network.set_session(self.session)
         for name in self.hidden:
-            for control in controls[name]:
+            for control in controls.get(name, ()):
                 (control.__panel__() if isinstance(control, pn.viewable.Viewer) else control).visible = False
 
     # ------------------------------------------------------------------ the link
@@ -299,7 +261,7 @@ class Playground(pn.viewable.Viewer):
         def followers(event):
             session = event.new
             state.make_stale()
-            for view in (self.boundary, self.network, self.gradient_chart, self.layer_stats):
+            for view in (self.boundary, self.network, self.gradient_chart, self.layer_stats, self.output_legend):
                 view.set_session(session)
             self.landscape.clear()
             self.loss_chart.clear(session.history)
@@ -418,6 +380,7 @@ def create_app(stylesheet_url: str | None = None) -> pn.viewable.Viewable:
     if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
         pn.state.on_session_destroyed(lambda context: app.close())
         show_stopped_when_disconnected(pn.state.curdoc)
+        set_viewport(pn.state.curdoc)
     return app
 
 

@@ -36,7 +36,7 @@ class RunBar:
         self.play_button.on_click(lambda e: state.param.trigger("play"))
         self.step_button.on_click(lambda e: state.param.trigger("step"))
         self.reset_button.on_click(lambda e: state.param.trigger("reset"))
-        self.epoch_div = Readout(name="epoch_readout", width=150, height=50, margin=(10, 12), stylesheets=[READOUT_CSS])
+        self.epoch_div = Readout(name="epoch_readout", width=130, height=50, margin=(10, 8), stylesheets=[READOUT_CSS])
         self.loss_div = Readout(name="loss_readout", width=330, height=72, stylesheets=[READOUT_CSS])
         self.status_div = Readout(name="status_readout", width=330, height=22, stylesheets=[READOUT_CSS])
         self.readouts = (self.epoch_div, self.loss_div, self.status_div)

@@ -207,6 +207,13 @@ class App:
                                  f"the page shows {shown}") from None
 
     # ---------------------------------------------------------------- controls
+    def open_more_settings(self) -> None:
+        """Open the header's More settings row (the optimizer's boxes, speed, sharing, the look)."""
+        button = self.page.locator(".more-settings button")
+        if "▾" in button.inner_text():
+            button.click()
+        expect(self.page.locator(".pg-more")).to_be_visible()
+
     def button(self, name: str):
         return self.page.get_by_role("button", name=name, exact=True)
 

@@ -123,6 +123,7 @@ def test_activation_of_layer_one_rebuilds_the_network(app):
 
 def test_optimizer_choice_changes_its_inputs_and_the_training(app, open_app):
     page = app.page
+    app.open_more_settings()
     beta1 = page.get_by_role("textbox", name="Beta1", exact=True)
     momentum = page.get_by_role("textbox", name="Momentum", exact=True)
     expect(beta1).to_be_visible()

@@ -99,6 +99,7 @@ def test_bad_links_and_bad_values_get_a_message_and_others_keep_training(pages, 
 
     # A value out of bounds typed into a widget: a message saying what to change; the page
     # goes on with its last good setting, and keeps training.
+    linked.open_more_settings()
     beta1 = linked.page.get_by_role("textbox", name="Beta1", exact=True)
     beta1.fill("1")
     beta1.press("Enter")

@@ -68,6 +68,7 @@ def test_a_link_round_trips_the_setup(app, open_url):
     app.select("Learning rate").select_option("0.1")
     app.select("Optimizer").select_option("momentum")
     app.button("Add a hidden layer").click()
+    app.open_more_settings()
     app.select("Colours").select_option("Colour-blind safe")
     query = wait_for_query(app, dataset="spiral", learning_rate="0.1", optimizer="momentum", hidden="4,2,2",
                            colors="colour-blind")
@@ -77,6 +78,7 @@ def test_a_link_round_trips_the_setup(app, open_url):
     again = open_url("?" + urlsplit(page.url).query)
     expect(again.select("Learning rate")).to_have_value("0.1")
     expect(again.select("Optimizer")).to_have_value("momentum")
+    again.open_more_settings()
     expect(again.select("Colours")).to_have_value("Colour-blind safe")  # the option shows its label
     expect(again.page.get_by_text("3 hidden layers")).to_be_visible()
     expect(again.button("spiral")).to_have_class(re.compile(r"\bbk-btn-primary\b"))
@@ -100,6 +102,7 @@ def test_a_bad_link_falls_back_with_a_notice_and_applies_the_rest(open_url, arti
     expect(app.page.get_by_text("Noise: 20")).to_be_visible()
     expect(app.select("Learning rate")).to_have_value("0.03")
     expect(app.select("Optimizer")).to_have_value("adam")
+    app.open_more_settings()
     expect(app.select("Theme")).to_have_value("Light")
     assert "2-4-2-1" in app.text("status_readout")
     app.page.screenshot(path=str(artifacts / "bad-link.png"), full_page=True)
@@ -207,6 +210,7 @@ def test_dark_theme_and_colour_blind_palette_apply_live(app, artifacts):
     assert header_background(app) == "rgb(238, 242, 244)"  # the style sheet reached the components
     app.button("Step").click()
     app.wait("() => pg.epoch() === 1")
+    app.open_more_settings()
     app.select("Theme").select_option("Dark")
     page.wait_for_function("() => document.documentElement.classList.contains('pg-dark')")
     app.wait("() => pg.model('boundary_figure').background_fill_color !== '#ffffff'")
@@ -240,6 +244,7 @@ def test_keyboard_shortcuts(app):
     app.wait("() => pg.epoch() === 2")
     # Keys typed into a field or a select are theirs: "r" there resets nothing (the Step after
     # them shows epoch 3, not 1). In a select, "r" picks the first option starting with r.
+    app.open_more_settings()
     beta1 = page.get_by_role("textbox", name="Beta1", exact=True)
     beta1.click()
     page.keyboard.press("r")
@@ -255,6 +260,7 @@ def test_keyboard_shortcuts(app):
 def test_controls_have_accessible_names(app):
     page = app.page
     keys_ready(app)  # the names come with the same script
+    app.open_more_settings()
     for role, name in (("checkbox", "Show test data"), ("checkbox", "Log scale"), ("checkbox", "Show gradients"),
                        ("slider", "Noise"), ("slider", "Batch size"), ("button", "Increase Seed"),
                        ("button", "Decrease Seed"), ("button", "Add a hidden layer"),

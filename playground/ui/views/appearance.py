@@ -95,7 +95,8 @@ class Appearance(pn.viewable.Viewer):
         if pg is None:
             return
         with pn.io.unlocked():  # several sources patched: one message (see PlayLoop.show)
-            for view in (pg.boundary, pg.network, pg.data_picker, getattr(pg, "upload", None)):
+            for view in (pg.boundary, pg.network, pg.data_picker, getattr(pg, "upload", None),
+                         getattr(pg, "network_legend", None), getattr(pg, "output_legend", None)):
                 if view is not None:
                     view.set_palette(self.colors)
 

@@ -53,7 +53,8 @@ class BoundaryView(pn.viewable.Viewer):
         self.highlight_source = ColumnDataSource(dict(x=[], y=[]), name="highlighted_point")
         self.test_source = ColumnDataSource(dict(x=[], y=[], color=[], label=[]), name="test_points")
         self.mapper = LinearColorMapper(palette=BACKGROUND, low=0, high=LEVELS - 1)
-        self.figure = live_figure(width=330, height=330, x_range=(-6, 6), y_range=(-6, 6), name="boundary_figure")
+        self.figure = live_figure(width=330, height=330, sizing_mode="scale_width", x_range=(-6, 6), y_range=(-6, 6), name="boundary_figure",
+                                  css_classes=["boundary-figure"])
         self.figure.image(image="image", x="x", y="y", dw="dw", dh="dh", source=self.image_source,
                           color_mapper=self.mapper)
         self.train_renderer = self.figure.scatter("x", "y", source=self.train_source, fill_color="color",
@@ -73,7 +74,8 @@ class BoundaryView(pn.viewable.Viewer):
         self._controls = pn.Row(
             pn.widgets.Checkbox.from_param(self.param.show_test, label="Show test data"),
             pn.widgets.Checkbox.from_param(self.param.discretize, label="Discretize output"), self.save_png)
-        self._layout = pn.Column(pn.pane.Bokeh(self.figure), self._controls)
+        self._layout = pn.Column(pn.pane.Bokeh(self.figure, sizing_mode="scale_width"), self._controls,
+                                 sizing_mode="stretch_width")
 
     def __panel__(self):
         return self._layout

@@ -29,18 +29,19 @@ LEVELS = 256  # images travel as uint8 indexes into a 256-colour palette
 class Palette:
     """``negative``/``neutral``/``positive``: RGB 0..255 of the diverging scale's ends and
     middle (class 0 is the negative end, class 1 the positive one); ``classes``: one
-    ``#rrggbb`` per class, up to 6."""
+    ``#rrggbb`` per class, up to 6; ``names``: what the legends call the two ends."""
 
     negative: tuple[int, int, int]
     neutral: tuple[int, int, int]
     positive: tuple[int, int, int]
     classes: tuple[str, ...]
+    names: tuple[str, str]  # the two ends in words: (negative, positive)
 
 
 PALETTES = {
-    "default": Palette(NEGATIVE, NEUTRAL, POSITIVE, CLASS_COLORS),
+    "default": Palette(NEGATIVE, NEUTRAL, POSITIVE, CLASS_COLORS, ("orange", "blue")),
     "colour-blind": Palette((230, 97, 1), (247, 247, 247), (94, 60, 153),
-                                 ("#e66101", "#5e3c99", "#009e73", "#56b4e9", "#222222", "#cc79a7")),
+                            ("#e66101", "#5e3c99", "#009e73", "#56b4e9", "#222222", "#cc79a7"), ("orange", "purple")),
 }
 DEFAULT_PALETTE = "default"
 

@@ -27,14 +27,15 @@ class GradientNormChart(pn.viewable.Viewer):
         columns = {"epoch": []} | {f"layer{l}": [] for l in range(MAX_LAYERS)}
         self.source = ColumnDataSource(columns, name="gradient_norms_source")
         self.rows = GrowingSource(self.source, MAX_POINTS)
-        self.figure = live_figure(width=400, height=160, y_axis_type="log", x_range=Range1d(0, 1),
+        self.figure = live_figure(width=400, height=160, sizing_mode="stretch_width", min_width=360, y_axis_type="log", x_range=Range1d(0, 1),
                                   y_range=Range1d(1e-6, 1), name="gradient_norm_figure")
         self.figure.xaxis.axis_label = "epoch"
         self.figure.xgrid.visible = False
         self.lines = [self.figure.line("epoch", f"layer{l}", source=self.source, line_width=2)
                       for l in range(MAX_LAYERS)]
         self.legend = pn.pane.HTML("", margin=(0, 5), name="gradient_norm_legend")
-        self._layout = pn.Column(self.legend, pn.pane.Bokeh(self.figure))
+        self._layout = pn.Column(self.legend, pn.pane.Bokeh(self.figure, sizing_mode="stretch_width"),
+                                 sizing_mode="stretch_width")
         self._session = None
         self._low, self._high = math.inf, 0.0
 

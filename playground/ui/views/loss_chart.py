@@ -33,7 +33,7 @@ class LossChart(pn.viewable.Viewer):
         self.rows = GrowingSource(self.source, MAX_POINTS)
         self.figures = {}
         for scale in ("linear", "log"):
-            fig = live_figure(width=330, height=150, y_axis_type=scale, x_range=Range1d(0, 1),
+            fig = live_figure(width=330, height=150, sizing_mode="stretch_width", y_axis_type=scale, x_range=Range1d(0, 1),
                               y_range=Range1d(1e-3 if scale == "log" else 0, 1), name=f"loss_figure_{scale}")
             fig.line("epoch", "train", source=self.source, color=TRAIN_COLOR, line_width=2)
             fig.line("epoch", "test", source=self.source, color=TEST_COLOR, line_width=2)
@@ -44,12 +44,13 @@ class LossChart(pn.viewable.Viewer):
             self.figures[scale] = fig
         # One figure on the page at a time: a hidden one would still be redrawn on every
         # streamed point, and its unplaced axes would re-lay-out the whole page each time.
-        self.pane = pn.pane.Bokeh(self.figures["linear"])
+        self.pane = pn.pane.Bokeh(self.figures["linear"], sizing_mode="stretch_width")
         self._top, self._bottom = 1e-9, math.inf  # the losses' range so far
         self._pending = []  # (epoch, train, test) not yet streamed
         legend = pn.pane.HTML(legend_html([("training", TRAIN_COLOR), ("test", TEST_COLOR)]), margin=(0, 5))
         self._layout = pn.Column(legend, self.pane,
-                                 pn.widgets.Checkbox.from_param(self.param.log_scale, label="Log scale"))
+                                 pn.widgets.Checkbox.from_param(self.param.log_scale, label="Log scale"),
+                                 sizing_mode="stretch_width")
         self._toggle_scale()
 
     def __panel__(self):

@@ -1,17 +1,23 @@
-"""The network diagram: features, neurons with thumbnails of their output, and edges
-whose colour and width show the weights. Layers and neurons are added and removed
+"""The network diagram: the input features, neurons with thumbnails of their output, and
+edges whose colour and width show the weights. Layers and neurons are added and removed
 with the +/- buttons on the diagram itself; each hidden layer has its own activation.
+
+Every input feature the data offers (core.data.FEATURES) stands in the first column, as in
+the TensorFlow Playground: the ones in use show their picture and feed the network, the
+others are greyed out; clicking one uses it or leaves it out (``config.features``).
 """
 from __future__ import annotations
 
 import numpy as np
 import panel as pn
 import param
+from bokeh.events import Tap
 from bokeh.models import ColumnDataSource, HoverTool, LinearColorMapper
 
 from kernels import ACTIVATIONS
 
 from playground.core.config import MAX_HIDDEN_LAYERS, PLAYGROUND_MAX_NEURONS, RunConfig
+from playground.core.data import FEATURES
 from playground.core.session import Frame, Session
 from playground.ui.views.charts import live_figure
 from playground.ui.views.colors import LEVELS, diverging_palette, to_levels
@@ -20,8 +26,23 @@ from playground.transport.frame_channel import DIRECT
 COLUMN_WIDTH = 112  # pixels per layer column
 ROW_HEIGHT = 46  # pixels per neuron row
 NODE = 30  # thumbnail side in pixels
-MAX_ROWS = max(PLAYGROUND_MAX_NEURONS, 7)  # 7 input features
+MAX_ROWS = max(PLAYGROUND_MAX_NEURONS, len(FEATURES))
+LABEL_ROOM = 0.4  # layer columns left of the first one, for the features' names
 PALETTE = diverging_palette()
+OFF_FILL, OFF_TEXT, ON_TEXT = "#e3e6e8", "#8a8f94", "#222222"
+# What each input adds, in the words of a hover tooltip.
+FEATURE_HELP = {
+    "x1": "x1: the point's position left to right",
+    "x2": "x2: the point's position bottom to top",
+    "x1^2": "x1²: how far the point is from the middle, left or right (either side gives the same); "
+            "with x2² it makes circles easy",
+    "x2^2": "x2²: how far the point is from the middle, up or down; with x1² it makes circles easy",
+    "x1*x2": "x1·x2: positive in the top-right and bottom-left quarters, negative in the others: "
+             "what xor needs",
+    "sin(x1)": "sin(x1): rises and falls in waves from left to right, for patterns that repeat (spiral)",
+    "sin(x2)": "sin(x2): waves from bottom to top",
+}
+FEATURE_LABELS = {"x1^2": "x1²", "x2^2": "x2²", "x1*x2": "x1·x2"}
 
 
 GRADIENT_DECADES = 4  # gradient widths span this many powers of ten below the largest
@@ -53,6 +74,8 @@ class NetworkDiagram(pn.viewable.Viewer):
     writer = DIRECT  # how a frame's changes reach the page (the playground sets its FrameChannel)
 
     show_gradients = param.Boolean(default=False, doc="Edges show dL/dw instead of the weights")
+    features_locked = param.Boolean(default=False, doc="Inputs cannot be clicked, and the unused ones are not "
+                                                       "shown (a link's hide=features)")
 
     def __init__(self, config: RunConfig, **params):
         super().__init__(**params)
@@ -63,8 +86,21 @@ class NetworkDiagram(pn.viewable.Viewer):
                                            gradient=[], label=[]), name="edges_source")
         self.figure = live_figure(height=MAX_ROWS * ROW_HEIGHT, width=3 * COLUMN_WIDTH, min_border=0,
                                   x_range=(-0.5, 2.5), y_range=(-MAX_ROWS + 0.5, 0.5), name="network_figure",
-                                  outline_line_color=None, x_axis_location=None, y_axis_location=None)
+                                  outline_line_color=None, x_axis_location=None, y_axis_location=None,
+                                  css_classes=["network-figure"])
         self.figure.grid.visible = False
+        # The input features: a box per feature (grey when unused), its name left of it.
+        self.feature_boxes = ColumnDataSource(dict(x=[], y=[], fill=[], text_color=[], name=[], label=[], help=[]),
+                                              name="feature_source")
+        box = dict(width=NODE / COLUMN_WIDTH + 0.06, height=NODE / ROW_HEIGHT + 0.1)
+        self._box = box
+        feature_renderer = self.figure.rect("x", "y", source=self.feature_boxes, fill_color="fill",
+                                            line_color="text_color", line_width=1.5, **box)
+        self.figure.text("x", "y", text="label", source=self.feature_boxes, text_color="text_color",
+                         x_offset=-(NODE // 2 + 6), text_align="right", text_baseline="middle", text_font_size="12px")
+        self.figure.add_tools(HoverTool(renderers=[feature_renderer],
+                                        tooltips="<div style='max-width:260px'>@help</div>"))
+        self.figure.on_event(Tap, self._tapped)
         edge_renderer = self.figure.segment("x0", "y0", "x1", "y1", source=self.edges, line_color="color",
                                             line_width="width", line_alpha=0.85)
         # In gradient mode each neuron gets a ring: colour = sign, width = |dL/db| (log scale).
@@ -121,6 +157,27 @@ class NetworkDiagram(pn.viewable.Viewer):
             self.show(*self._last)
 
     # ------------------------------------------------------------------ editing
+    def toggle_feature(self, name: str) -> None:
+        """Use input feature ``name``, or leave it out (the others keep FEATURES' order). Leaving
+        out the last one is refused by the config's check (see Playground._on_structure_change)."""
+        if self.features_locked or name not in FEATURES:
+            return
+        used = set(self.config.features) ^ {name}
+        self.config.features = [f for f in FEATURES if f in used]
+
+    def feature_at(self, x: float, y: float) -> str | None:
+        """The input feature whose box holds the point (``x``, ``y``) of the figure (data units)."""
+        data = self.feature_boxes.data
+        for name, bx, by in zip(data["name"], data["x"], data["y"]):
+            if abs(x - bx) <= self._box["width"] / 2 and abs(y - by) <= self._box["height"] / 2:
+                return name
+        return None
+
+    def _tapped(self, event) -> None:
+        name = self.feature_at(event.x, event.y)
+        if name is not None:
+            self.toggle_feature(name)
+
     def _set_hidden(self, hidden: list[int], activations: list[str]) -> None:
         self.config.param.update(hidden=hidden, activation=activations)
 
@@ -161,7 +218,8 @@ class NetworkDiagram(pn.viewable.Viewer):
         label = f"{n_hidden} hidden layer{'s' if n_hidden != 1 else ''}"
         self.layer_header.objects = [plus, minus, pn.pane.HTML(f"<b>{label}</b>", margin=(8, 6),
                                                                css_classes=["hidden-layer-count"])]
-        columns = [pn.Column(pn.pane.HTML("<b>Features</b>", margin=(4, 4)), width=COLUMN_WIDTH, margin=0)]
+        columns = [pn.Column(pn.pane.HTML("<b>Inputs</b>", margin=(4, 4, 4, int(LABEL_ROOM * COLUMN_WIDTH) + 20)),
+                             width=int((1 + LABEL_ROOM) * COLUMN_WIDTH), margin=0)]
         acts = session.spec.activations
         for layer in range(n_hidden):
             size = session.spec.layer_sizes[layer + 1]
@@ -233,30 +291,46 @@ class NetworkDiagram(pn.viewable.Viewer):
             self.set_overlay()  # the overlays drew the old network's numbers
         spec = session.spec
         sizes = spec.layer_sizes
-        shape = (tuple(sizes), tuple(spec.activations), tuple(session.config.features), session.loss)
+        features = tuple(session.config.features)
+        shape = (tuple(sizes), tuple(spec.activations), features, session.loss, self.features_locked)
         if shape == self._shape:
             return
         self._shape = shape
         self._sizes = sizes
         n_cols = len(sizes)
-        self.figure.width = n_cols * COLUMN_WIDTH
-        self.figure.x_range.update(start=-0.5, end=n_cols - 0.5)
+        offered = features if self.features_locked else FEATURES
+        rows = [list(range(size)) for size in sizes]  # each neuron's row, column by column
+        rows[0] = [offered.index(f) for f in features]
+        n_rows = max(len(offered), *sizes[1:])
+        self.figure.width = int((n_cols + LABEL_ROOM) * COLUMN_WIDTH)
+        self.figure.height = n_rows * ROW_HEIGHT
+        self._layout.width = self.figure.width  # a fixed width: a column too narrow for it scrolls
+        self.figure.x_range.update(start=-0.5 - LABEL_ROOM, end=n_cols - 0.5)
+        self.figure.y_range.update(start=-n_rows + 0.5, end=0.5)
         dw, dh = NODE / COLUMN_WIDTH, NODE / ROW_HEIGHT
+        self.feature_boxes.data = dict(
+            x=[0.0] * len(offered), y=[-float(r) for r in range(len(offered))],
+            fill=[("#ffffff" if f in features else OFF_FILL) for f in offered],
+            text_color=[(ON_TEXT if f in features else OFF_TEXT) for f in offered], name=list(offered),
+            label=[FEATURE_LABELS.get(f, f) for f in offered],
+            help=[FEATURE_HELP[f] + ("" if self.features_locked else
+                                     (" (in use: click to leave it out)" if f in features else " (click to use it)"))
+                  for f in offered])
         names = self._node_names(session)
         xs, ys, labels = [], [], []
         for col, size in enumerate(sizes):
-            for row in range(size):
+            for i in range(size):
                 xs.append(col - dw / 2)
-                ys.append(-row - dh / 2)
-                labels.append(names[col][row])
+                ys.append(-rows[col][i] - dh / 2)
+                labels.append(names[col][i])
         edges = dict(x0=[], y0=[], x1=[], y1=[], label=[])
         for layer in range(spec.n_layers):
             for i in range(sizes[layer]):
                 for j in range(sizes[layer + 1]):
                     edges["x0"].append(layer + dw / 2)
-                    edges["y0"].append(-i)
+                    edges["y0"].append(-rows[layer][i])
                     edges["x1"].append(layer + 1 - dw / 2)
-                    edges["y1"].append(-j)
+                    edges["y1"].append(-rows[layer + 1][j])
                     edges["label"].append(f"{names[layer][i]} → {names[layer + 1][j]}")
         # Flat parameter indexes of the weights, edge by edge (W[l] is row-major (fan_in, fan_out)).
         layout = spec.layout()
