@@ -275,6 +275,9 @@ def measure(url: str, play_seconds: float, repeats: int, timeout_ms: float, serv
             page.keyboard.press("ArrowRight" if i % 2 == 0 else "ArrowLeft")
             latency["noise_slider_to_points_ms"].append(probe.effect("points", since))
 
+        more = page.locator(".more-settings button")  # Speed sits under More settings
+        if more.count() and "▾" in more.inner_text():
+            more.click()
         speed = page.get_by_role("combobox", name="Speed (per frame)", exact=True)
         rate = page.get_by_role("combobox", name="Learning rate", exact=True)
         for i in range(repeats):
