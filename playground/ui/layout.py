@@ -64,7 +64,6 @@ def full_layout(page) -> pn.viewable.Viewable:
         more_button.label = "More settings ▴" if event.new else "More settings ▾"
 
     more_button.param.watch(open_or_close, "value")
-    page.more_settings, page.more_button = more, more_button
     header = pn.FlexBox(
         pn.Row(bar.reset_button, bar.play_button, bar.step_button, page.slow_step.button, margin=(18, 0, 0, 0),
                styles={"flex-wrap": "wrap", "max-width": "100%"}),  # on a phone: two rows
